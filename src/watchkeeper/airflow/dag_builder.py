@@ -1,0 +1,175 @@
+"""Turn model configs into Airflow DAGs.
+
+``build_dags(folder)`` returns ``{dag_id: DAG}`` and is testable on its own; ``register(globals(), folder)``
+puts them where Airflow's DAG processor finds them. Parsing stays cheap: YAML and pydantic only, no
+pandas, GX, SQLAlchemy, database queries or connection lookups.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, task
+
+from watchkeeper.airflow import tasks as t
+from watchkeeper.config import LoadedConfig, load_configs
+from watchkeeper.exceptions import ConfigError
+from watchkeeper.settings import strict_mode
+
+log = logging.getLogger(__name__)
+
+MONITOR_PREFIX = "monitor__"
+CONFIG_ERROR_PREFIX = "watchkeeper_config_error__"
+FAMILIES = ("quality", "drift", "prediction", "service")
+
+
+def monitor_dag_id(model: str) -> str:
+    """DAG id of a model's monitor DAG."""
+    return f"{MONITOR_PREFIX}{model}"
+
+
+def _timetable(schedule: str) -> Any:
+    if schedule in {"@once", "@continuous"}:
+        return schedule
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    # An interval timetable gives every run a data interval [start, end): the window to check.
+    return CronDataIntervalTimetable(schedule, timezone="UTC")
+
+
+def _doc_md(loaded: LoadedConfig) -> str:
+    model = loaded.model
+    return (
+        f"## Monitor of `{model.name}`\n\n{model.description}\n\n"
+        f"Owner: **{model.owner}** · task: `{model.task}` · config: `{loaded.path.name}`\n\n"
+        "Each run checks its data interval of the prediction log: data quality (schema, volume, freshness, "
+        "missing values, ranges, unseen categories, GX suite), feature drift, prediction drift and "
+        "confidence, service health. Results go to the metric store; findings to the task log and the "
+        "alert file.\n\n"
+        f"```yaml\n{loaded.text.rstrip()}\n```\n"
+    )
+
+
+def _tag(text: str) -> str:
+    return text[:100]
+
+
+def build_monitor_dag(loaded: LoadedConfig) -> DAG:
+    """The monitor DAG of one model."""
+    model = loaded.model
+    path = str(loaded.path.resolve())
+    default_args = {
+        "owner": model.owner,
+        "retries": 1,
+        "retry_delay": timedelta(minutes=1),
+        "on_failure_callback": t.on_task_failure,
+    }
+    with DAG(
+        dag_id=monitor_dag_id(model.name),
+        schedule=_timetable(model.schedule),
+        start_date=model.start_date,
+        catchup=model.catchup,
+        max_active_runs=4,
+        default_args=default_args,
+        tags=[_tag("watchkeeper"), _tag(f"model:{model.name}"), _tag(f"owner:{model.owner}")],
+        doc_md=_doc_md(loaded),
+        description=(model.description or f"Monitor of {model.name}")[:200],
+    ) as dag:
+
+        @task(task_id="baseline")
+        def baseline() -> dict[str, Any]:
+            """Build or reuse the reference baseline."""
+            return t.prepare_baseline(path)
+
+        def check_task(family: str) -> Any:
+            @task(task_id=f"check_{family}")
+            def run(**context: Any) -> dict[str, Any]:
+                return t.run_check_family(path, family, context)
+
+            return run
+
+        @task(task_id="record")
+        def record(outputs: list[dict[str, Any]], **context: Any) -> dict[str, Any]:
+            """Write all results to the metric store, idempotently."""
+            return t.record(path, outputs, context)
+
+        @task(task_id="report")
+        def report(outputs: list[dict[str, Any]], summary: dict[str, Any], **context: Any) -> dict[str, Any]:
+            """Report findings (task log + JSONL); fail when a check itself failed."""
+            return t.report(path, outputs, context)
+
+        ready = baseline()
+        outputs = []
+        for family in FAMILIES:
+            out = check_task(family)()
+            ready >> out
+            outputs.append(out)
+        summary = record(outputs)
+        report(outputs, summary)
+    return dag
+
+
+def build_error_dag(path: Path, error: ConfigError) -> DAG:
+    """A placeholder DAG that shows a broken config in the Airflow UI (and fails with its message if run)."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem)
+    problems = "\n".join(f"- `{p}`" for p in error.problems)
+    with DAG(
+        dag_id=f"{CONFIG_ERROR_PREFIX}{stem}",
+        schedule=None,
+        tags=["watchkeeper", "config-error"],
+        doc_md=f"## Invalid Watchkeeper config `{path.name}`\n\nThis model is NOT monitored until fixed.\n\n"
+        f"{problems}\n\nRun `watchkeeper validate {path}` locally.",
+        description=f"INVALID CONFIG {path.name}: {error.problems[0][:150]}",
+    ) as dag:
+        message = str(error)
+
+        @task(task_id="config_error")
+        def config_error() -> None:
+            raise ConfigError(message)
+
+        config_error()
+    return dag
+
+
+def build_dags(folder: str | Path, *, only_dag_id: str | None = None) -> dict[str, DAG]:
+    """Every DAG for the configs of ``folder``; invalid configs become error DAGs (or raise in strict mode)."""
+    configs, errors = load_configs(folder)
+    if errors and strict_mode():
+        first = next(iter(errors.values()))
+        raise ConfigError(f"{len(errors)} invalid model config(s); first: {first}",
+                          [p for e in errors.values() for p in e.problems])
+    dags: dict[str, DAG] = {}
+    for loaded in configs:
+        dag_id = monitor_dag_id(loaded.model.name)
+        if only_dag_id is not None and dag_id != only_dag_id:
+            continue
+        if dag_id in dags:
+            log.error("duplicate model name %s in %s: skipped", loaded.model.name, loaded.path)
+            continue
+        dags[dag_id] = build_monitor_dag(loaded)
+    for path, error in errors.items():
+        log.error("invalid Watchkeeper config %s:\n%s", path, error)
+        dag = build_error_dag(path, error)
+        if only_dag_id is None or dag.dag_id == only_dag_id:
+            dags[dag.dag_id] = dag
+    return dags
+
+
+def register(namespace: dict[str, Any], folder: str | Path) -> dict[str, DAG]:
+    """Build the DAGs of ``folder`` and put them into ``namespace`` (the DAG file's ``globals()``).
+
+    When Airflow runs a single task it tells which DAG it needs; then only that DAG is built.
+    """
+    from airflow.sdk import get_parsing_context
+
+    wanted = get_parsing_context().dag_id
+    only = wanted if wanted and (wanted.startswith(MONITOR_PREFIX) or wanted.startswith(CONFIG_ERROR_PREFIX)) else None
+    dags = build_dags(folder, only_dag_id=only)
+    if only is not None and not dags:  # name not found this way: fall back to everything
+        dags = build_dags(folder)
+    namespace.update(dags)
+    return dags

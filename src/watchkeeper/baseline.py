@@ -1,0 +1,128 @@
+"""Reference baseline: statistics of the reference data, built once, stored, reused by every run.
+
+The payload is plain JSON: per-feature profiles (bin edges and counts, quantiles, category
+frequencies, summary statistics), the score and predicted-class distribution, the confidence
+profile, the reference's column types and its rows per day. It is keyed by a content hash of the
+reference data, and rebuilt when that hash changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from watchkeeper.config import FeatureKind, TaskType
+from watchkeeper.drift.profile import profile_categorical, profile_numerical
+from watchkeeper.exceptions import BaselineError
+from watchkeeper.sources import read_reference, reference_fingerprint, to_utc
+
+if TYPE_CHECKING:
+    from watchkeeper.config import LoadedConfig
+    from watchkeeper.store import MetricStore
+
+log = logging.getLogger(__name__)
+
+BASELINE_VERSION = 1
+
+
+def column_kind(series: pd.Series) -> str:
+    """Coarse type of a column: numerical, boolean, datetime or categorical."""
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "numerical"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    return "categorical"
+
+
+def confidence(scores: np.ndarray, task: TaskType) -> np.ndarray:
+    """Confidence of each prediction: max(p, 1-p) for binary scores, the score itself otherwise."""
+    if task is TaskType.BINARY_CLASSIFICATION:
+        return np.maximum(scores, 1.0 - scores)
+    return scores
+
+
+def class_rates(values: pd.Series) -> dict[str, float]:
+    """Share of each predicted class (classes as strings), nulls excluded."""
+    counts = values.dropna().astype(str).value_counts()
+    total = counts.sum()
+    return {str(k): float(v / total) for k, v in counts.items()} if total else {}
+
+
+def build_baseline(config: LoadedConfig, df: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Build the baseline payload from the reference data."""
+    model = config.model
+    df = read_reference(config) if df is None else df
+    if df.empty:
+        raise BaselineError(f"{config.path}: reference: the reference data has no rows -- point it at training data")
+    missing = [c for c in model.predictions.features if c not in df.columns]
+    if missing:
+        raise BaselineError(
+            f"{config.path}: predictions.features: {missing} not in the reference data "
+            f"(columns: {', '.join(map(str, df.columns))}) -- fix the names or the reference"
+        )
+    features: dict[str, Any] = {}
+    for name, kind in model.predictions.features.items():
+        col = df[name]
+        if kind is FeatureKind.NUMERICAL:
+            if column_kind(col) not in {"numerical", "boolean"}:
+                raise BaselineError(
+                    f"{config.path}: predictions.features.{name}: reference column is {col.dtype}, not numerical "
+                    "-- type the feature 'categorical'"
+                )
+            features[name] = profile_numerical(col.astype("float64"))
+        else:
+            features[name] = profile_categorical(col)
+    payload: dict[str, Any] = {
+        "version": BASELINE_VERSION,
+        "built_at": datetime.now(UTC).isoformat(),
+        "n_rows": len(df),
+        "columns": {str(c): column_kind(df[c]) for c in df.columns},
+        "features": features,
+        "score": None,
+        "confidence": None,
+        "class_rates": None,
+        "rows_per_day": None,
+    }
+    log_cfg = model.predictions
+    if log_cfg.score and log_cfg.score in df.columns:
+        scores = pd.to_numeric(df[log_cfg.score], errors="coerce").to_numpy(dtype="float64")
+        payload["score"] = profile_numerical(scores)
+        conf = confidence(scores[np.isfinite(scores)], model.task)
+        if conf.size:
+            payload["confidence"] = {
+                "mean": float(conf.mean()),
+                "low_share": float((conf < model.prediction_checks.low_confidence).mean()),
+            }
+    if model.task is not TaskType.REGRESSION and log_cfg.prediction in df.columns:
+        payload["class_rates"] = class_rates(df[log_cfg.prediction])
+    elif model.task is TaskType.REGRESSION and log_cfg.prediction in df.columns:
+        payload["prediction"] = profile_numerical(pd.to_numeric(df[log_cfg.prediction], errors="coerce"))
+    if model.quality.volume.expected_rows_per_day:
+        payload["rows_per_day"] = model.quality.volume.expected_rows_per_day
+    elif log_cfg.timestamp in df.columns:
+        ts, _, _ = to_utc(df[log_cfg.timestamp], log_cfg.timezone)
+        ts = ts.dropna()
+        if len(ts) > 1:
+            days = max((ts.max() - ts.min()).total_seconds() / 86400.0, 1.0)
+            payload["rows_per_day"] = len(ts) / days
+    return payload
+
+
+def ensure_baseline(config: LoadedConfig, store: MetricStore, *, force: bool = False) -> tuple[str, dict[str, Any]]:
+    """The current baseline of the model, rebuilt when the reference changed or when ``force``."""
+    fingerprint = reference_fingerprint(config)
+    current = store.get_baseline(config.model.name)
+    if current is not None and current[0] == fingerprint and not force:
+        return current
+    log.info("model=%s: building baseline from the reference data (hash %s)", config.model.name, fingerprint)
+    payload = build_baseline(config)
+    payload["hash"] = fingerprint
+    store.save_baseline(config.model.name, fingerprint, payload)
+    return fingerprint, payload

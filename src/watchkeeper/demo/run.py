@@ -1,0 +1,124 @@
+"""The main job: generate the demo model's data, run ``monitor__demo_fraud`` through real Airflow, summarise.
+
+Airflow runs embedded: its home (SQLite metadata DB, logs) lives in the Watchkeeper state folder,
+the DAGs come from this project's ``dags/`` folder, and ``airflow dags test`` executes every task
+in-process against that metadata DB. No scheduler, no Slack token, no network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from watchkeeper import settings
+
+DEMO_MODEL = "demo_fraud"
+
+
+def demo_data_dir() -> Path:
+    """Where the demo data is generated (the demo config points here through ${WATCHKEEPER_HOME})."""
+    return settings.state_dir() / "demo_data" / DEMO_MODEL
+
+
+def airflow_env(dags_folder: Path) -> dict[str, str]:
+    """Environment for an embedded Airflow: home in the state folder, SQLite, no examples."""
+    home = settings.state_dir() / "airflow"
+    home.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "WATCHKEEPER_HOME": str(settings.state_dir()),
+        "WATCHKEEPER_CONFIG_DIR": str(dags_folder / "models"),
+        "GX_ANALYTICS_ENABLED": "false",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    })
+    return env
+
+
+def airflow(args: list[str], env: dict[str, str], log_file: Path) -> int:
+    """Run the venv's ``airflow`` command, output to ``log_file``; return its exit code."""
+    exe = Path(sys.executable).parent / "airflow"
+    with open(log_file, "w", encoding="utf-8") as out:
+        return subprocess.run([str(exe), *args], env=env, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
+
+
+def run_monitor(day: date, env: dict[str, str], logs: Path) -> tuple[int, Path]:
+    """``airflow dags test monitor__demo_fraud <day>``: one real DAG run over that day's window."""
+    log_file = logs / f"monitor__{DEMO_MODEL}__{day.isoformat()}.log"
+    logical = datetime(day.year, day.month, day.day, tzinfo=UTC).isoformat()
+    return airflow(["dags", "test", f"monitor__{DEMO_MODEL}", logical], env, log_file), log_file
+
+
+def summarise(days: list[date]) -> str:
+    """Readable summary of the stored results of each day's window."""
+    from watchkeeper.reporting import render_text
+    from watchkeeper.results import CheckResult, Window
+    from watchkeeper.store import MetricStore
+
+    store = MetricStore()
+    parts = []
+    for day in days:
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        window = Window(start, start + timedelta(days=1))
+        rows = store.metrics(DEMO_MODEL, start=window.start, end=window.end)
+        results = [CheckResult(r.check, r.metric, r.subject, r.value, r.threshold, r.status, r.message) for r in rows
+                   if r.window_start == window.start]
+        runs = [r for r in store.runs(DEMO_MODEL) if r.window_start == window.start]
+        n_rows = runs[0].n_rows if runs else None
+        parts.append(render_text(DEMO_MODEL, window, results, n_rows=n_rows))
+    return "\n\n".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate data, run the monitor DAG for a clean and a faulty day, print what was found."""
+    from watchkeeper.demo.generate import CLEAN_DAY, FAULTS, FAULTY_DAY, generate
+
+    parser = argparse.ArgumentParser(prog="python -m watchkeeper.demo.run", description=__doc__)
+    parser.add_argument("--days", nargs="*", type=date.fromisoformat, help="days to monitor (default: clean, faulty)")
+    parser.add_argument("--dags-folder", type=Path, default=Path.cwd() / "dags")
+    args = parser.parse_args(argv)
+    days = args.days or [CLEAN_DAY, FAULTY_DAY]
+    began = time.monotonic()
+    dags_folder = args.dags_folder.resolve()
+    logs = settings.state_dir() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+
+    print(f"[1/3] generating demo data in {demo_data_dir()}")
+    generate(demo_data_dir())
+    for fault in FAULTS:
+        print(f"      injected from day {fault.day:>2}: {fault.name} ({fault.column}) -- {fault.description}")
+
+    env = airflow_env(dags_folder)
+    print(f"[2/3] preparing embedded Airflow in {env['AIRFLOW_HOME']} (SQLite metadata DB)")
+    code = airflow(["db", "migrate"], env, logs / "airflow_db_migrate.log")
+    if code != 0:
+        print(f"airflow db migrate failed (exit {code}); see {logs / 'airflow_db_migrate.log'}", file=sys.stderr)
+        return code
+
+    print("[3/3] running the real monitor DAG with `airflow dags test`")
+    failed = False
+    for day in days:
+        t0 = time.monotonic()
+        code, log_file = run_monitor(day, env, logs)
+        state = "success" if code == 0 else f"FAILED (exit {code})"
+        print(f"      monitor__{DEMO_MODEL} for {day}: {state} in {time.monotonic() - t0:.0f} s  (log: {log_file})")
+        failed |= code != 0
+
+    print("\n" + summarise(days))
+    print(f"\nalerts written to {settings.state_dir() / 'alerts.jsonl'}; metric store: {settings.mask_url(settings.database_url())}")
+    print(f"demo finished in {time.monotonic() - began:.0f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

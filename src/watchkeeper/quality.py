@@ -1,0 +1,266 @@
+"""Data-quality checks: schema, volume, freshness, and the model's Great Expectations suite.
+
+Per-column statistics (missing values, ranges, unseen categories) are computed by the drift
+engine in the same vectorised pass as drift; this module adds the table-level checks and runs
+the GX suite. Great Expectations is imported inside functions only (it costs ~3 s and ~230 MB).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from watchkeeper.config import FeatureKind, Threshold
+from watchkeeper.exceptions import ExpectationSuiteError
+from watchkeeper.results import CheckResult, Status
+
+if TYPE_CHECKING:
+    from watchkeeper.config import LoadedConfig
+    from watchkeeper.sources import Frame
+
+log = logging.getLogger(__name__)
+
+EXPECTATIONS_DIR_ENV = "WATCHKEEPER_EXPECTATIONS_DIR"
+
+
+def judge(value: float | None, threshold: Threshold | None) -> Status:
+    """Status of a value that is bad when high: critical/warning at or above the bounds, else ok."""
+    if value is None or threshold is None:
+        return Status.OK
+    if threshold.critical is not None and value >= threshold.critical:
+        return Status.CRITICAL
+    if threshold.warning is not None and value >= threshold.warning:
+        return Status.WARNING
+    return Status.OK
+
+
+# --------------------------------------------------------------------------- table-level checks
+
+
+def schema_results(config: LoadedConfig, frame: Frame, baseline: dict[str, Any]) -> list[CheckResult]:
+    """Missing, extra and mistyped columns of the window."""
+    out: list[CheckResult] = []
+    ref_columns: dict[str, str] = baseline.get("columns") or {}
+    for col in frame.missing_columns:
+        out.append(CheckResult("quality", "column_missing", col, 1.0, 0.0, Status.CRITICAL,
+                               f"column {col!r} is missing from the prediction log"))
+    extra = [c for c in frame.extra_columns if c not in ref_columns]
+    for col in extra:
+        out.append(CheckResult("quality", "column_unexpected", col, 1.0, 0.0, Status.WARNING,
+                               f"column {col!r} is in the prediction log but neither in the config nor the reference"))
+    df = frame.df
+    for name, kind in config.model.predictions.features.items():
+        if kind is FeatureKind.NUMERICAL and name in df.columns and not len(df) == 0:
+            series = df[name]
+            if not (pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)):
+                out.append(CheckResult("quality", "column_mistyped", name, 1.0, 0.0, Status.CRITICAL,
+                                       f"numerical feature {name!r} arrives as {series.dtype}",
+                                       {"dtype": str(series.dtype)}))
+    if frame.unparseable_timestamps:
+        out.append(CheckResult("quality", "timestamp_unparseable", config.model.predictions.timestamp,
+                               float(frame.unparseable_timestamps), 0.0, Status.WARNING,
+                               f"{frame.unparseable_timestamps} timestamps could not be parsed and were dropped"))
+    if not out:
+        out.append(CheckResult("quality", "schema", "", 0.0, 0.0, Status.OK, "schema matches the config"))
+    return out
+
+
+def volume_result(config: LoadedConfig, n_rows: int, hours: float, baseline: dict[str, Any]) -> CheckResult:
+    """Row count of the window against the expected count for its length."""
+    settings = config.model.quality.volume
+    if n_rows == 0:
+        return CheckResult("quality", "row_count", "", 0.0, None, Status.CRITICAL, "no data in window",
+                           {"expected": None})
+    per_day = baseline.get("rows_per_day")
+    if not per_day:
+        return CheckResult("quality", "row_count", "", float(n_rows), None, Status.OK,
+                           "no expected volume known (set quality.volume.expected_rows_per_day)")
+    expected = per_day * hours / 24.0
+    ratio = n_rows / expected
+    status = Status.WARNING if ratio < settings.min_ratio or ratio > settings.max_ratio else Status.OK
+    bound = expected * (settings.min_ratio if ratio < 1 else settings.max_ratio)
+    msg = f"{n_rows} rows vs {expected:.0f} expected ({ratio:.0%})"
+    return CheckResult("quality", "row_count", "", float(n_rows), round(bound, 3), status, msg,
+                       {"expected": expected, "ratio": ratio})
+
+
+def freshness_result(config: LoadedConfig, df: pd.DataFrame, window_end: datetime, now: datetime) -> CheckResult:
+    """Lag between the newest row and the end of the window (or now, if the window is still open)."""
+    limit = config.model.quality.freshness_max_lag
+    ts_col = config.model.predictions.timestamp
+    if df.empty or df[ts_col].isna().all():
+        return CheckResult("quality", "freshness_lag_hours", "", None, limit.total_seconds() / 3600,
+                           Status.SKIPPED, "no data in window")
+    latest = df[ts_col].max().to_pydatetime()
+    lag = (min(window_end, now) - latest).total_seconds() / 3600.0
+    status = Status.WARNING if lag > limit.total_seconds() / 3600.0 else Status.OK
+    return CheckResult("quality", "freshness_lag_hours", "", round(max(lag, 0.0), 4),
+                       limit.total_seconds() / 3600.0, status,
+                       f"newest row {latest.isoformat()} is {max(lag, 0.0):.1f} h old at window end",
+                       {"latest": latest.isoformat()})
+
+
+# --------------------------------------------------------------------------- Great Expectations
+
+
+def expectations_dir(config: LoadedConfig) -> Path:
+    """Folder of GX suites: ``$WATCHKEEPER_EXPECTATIONS_DIR`` or ``expectations/`` of the project.
+
+    The project is the folder holding ``dags/`` (configs live in ``<project>/dags/models``).
+    """
+    env = os.environ.get(EXPECTATIONS_DIR_ENV)
+    if env:
+        return Path(env)
+    for parent in config.path.resolve().parents:
+        if (parent / "expectations").is_dir():
+            return parent / "expectations"
+    return Path.cwd() / "expectations"
+
+
+def suite_path(config: LoadedConfig) -> Path | None:
+    """Path of the model's suite file, or None when it has no suite."""
+    suite = config.model.quality.suite
+    return None if suite is None else expectations_dir(config) / f"{suite}.json"
+
+
+def load_suite_dict(config: LoadedConfig) -> dict[str, Any] | None:
+    """The suite as JSON, validated for shape; raises :class:`ExpectationSuiteError` when unusable."""
+    path = suite_path(config)
+    if path is None:
+        return None
+    if not path.exists():
+        raise ExpectationSuiteError(
+            f"{config.path}: quality.suite: suite file {path} does not exist -- "
+            f"create it with `watchkeeper suggest-suite {config.model.name}` or fix the name"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ExpectationSuiteError(f"{path}: line {exc.lineno}: invalid JSON: {exc.msg} -- fix the file") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("expectations"), list):
+        raise ExpectationSuiteError(f"{path}: not a GX suite (no 'expectations' list) -- regenerate it")
+    return data
+
+
+def parse_suite(config: LoadedConfig) -> Any:
+    """The model's suite as a ``great_expectations.ExpectationSuite`` (imports GX)."""
+    data = load_suite_dict(config)
+    if data is None:
+        return None
+    import great_expectations as gx
+
+    try:
+        return gx.ExpectationSuite(**data)
+    except Exception as exc:
+        raise ExpectationSuiteError(
+            f"{suite_path(config)}: does not parse as a GX 1.x suite: {exc} -- check expectation names and kwargs"
+        ) from exc
+
+
+def suite_parameters(baseline: dict[str, Any]) -> dict[str, Any]:
+    """Values for ``{"$PARAMETER": ...}`` placeholders: ``<feature>_{min,max,q01,q99,mean}`` from the baseline."""
+    params: dict[str, Any] = {}
+    for name, prof in (baseline.get("features") or {}).items():
+        if prof.get("kind") == "numerical":
+            for key in ("min", "max", "q01", "q99", "mean"):
+                if prof.get(key) is not None:
+                    params[f"{name}_{key}"] = prof[key]
+        else:
+            params[f"{name}_categories"] = sorted(prof.get("counts", {}))
+    return params
+
+
+def _quiet_gx() -> None:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    for name in ("great_expectations", "great_expectations._docs_decorators"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def gx_results(config: LoadedConfig, df: pd.DataFrame, baseline: dict[str, Any]) -> list[CheckResult]:
+    """Run the model's GX suite on the window; one result per expectation."""
+    if config.model.quality.suite is None:
+        return []
+    if df.empty:
+        return [CheckResult("quality", "gx_suite", config.model.quality.suite, None, None, Status.SKIPPED,
+                            "no data in window")]
+    _quiet_gx()
+    suite = parse_suite(config)
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    try:
+        context.variables.progress_bars = {"globally": False, "metric_calculations": False}  # type: ignore[assignment]
+    except Exception:  # older/newer GX: progress bars only cost log noise
+        log.debug("cannot disable GX progress bars")
+    batch_def = (
+        context.data_sources.add_pandas("watchkeeper")
+        .add_dataframe_asset(config.model.name)
+        .add_batch_definition_whole_dataframe("window")
+    )
+    batch = batch_def.get_batch(batch_parameters={"dataframe": df})
+    result = batch.validate(suite, expectation_parameters=suite_parameters(baseline))
+    out = []
+    for res in result.results:
+        cfg = res.expectation_config
+        kwargs = cfg.kwargs
+        meta = cfg.meta or {}
+        column = str(kwargs.get("column", kwargs.get("column_list", "")) or "")
+        unexpected = res.result.get("unexpected_percent") if res.result else None
+        value = None if unexpected is None else float(unexpected) / 100.0
+        severity = Status.CRITICAL if str(meta.get("severity", "")).lower() == "critical" else Status.WARNING
+        if res.exception_info and res.exception_info.get("raised_exception"):
+            status = Status.ERROR
+            msg = f"{cfg.type} could not run: {res.exception_info.get('exception_message')}"
+        elif res.success:
+            status, msg = Status.OK, f"{cfg.type} passed"
+        else:
+            status = severity
+            detail = f" ({value:.2%} unexpected)" if value is not None else ""
+            observed = res.result.get("observed_value") if res.result else None
+            detail += f" (observed {observed})" if observed is not None and value is None else ""
+            msg = f"{cfg.type} failed on {column or 'table'}{detail}"
+        out.append(CheckResult("quality", f"gx.{cfg.type}", column, value, kwargs.get("mostly"), status, msg,
+                               {"kwargs": _jsonable(kwargs)}))
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+# --------------------------------------------------------------------------- suggest-suite
+
+
+def suggest_suite(config: LoadedConfig, reference: pd.DataFrame) -> dict[str, Any]:
+    """A starter GX suite (as JSON) from the reference data: ids, ranges, category sets, score bounds."""
+    _quiet_gx()
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    model = config.model
+    log_cfg = model.predictions
+    suite = gx.ExpectationSuite(name=model.quality.suite or model.name)
+    if log_cfg.id in reference.columns:
+        suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=log_cfg.id))
+        suite.add_expectation(gxe.ExpectColumnValuesToBeUnique(column=log_cfg.id))
+    for name, kind in log_cfg.features.items():
+        if name not in reference.columns:
+            continue
+        if kind is FeatureKind.NUMERICAL:
+            # Baseline-derived bounds: filled at run time from the stored baseline, so they follow retraining.
+            suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(
+                column=name, min_value={"$PARAMETER": f"{name}_min"}, max_value={"$PARAMETER": f"{name}_max"},
+                mostly=0.99))
+        else:
+            values = sorted(map(str, reference[name].dropna().unique()))
+            suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column=name, value_set=values, mostly=0.99))
+    if log_cfg.score and log_cfg.score in reference.columns:
+        suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(column=log_cfg.score, min_value=0, max_value=1))
+    return dict(suite.to_json_dict())
