@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -320,7 +320,7 @@ class ModelConfig(_Model):
     description: str = Field(default="", description="What the model does.")
     schedule: str = Field(default="@daily", description="Airflow schedule of the monitor DAG (preset or cron).")
     start_date: datetime = Field(
-        default=datetime(2026, 1, 1), description="First data interval start (ISO date; naive means UTC)."
+        default=datetime(2026, 1, 1, tzinfo=UTC), description="First data interval start (ISO date; naive means UTC)."
     )
     catchup: bool = Field(default=False, description="Whether Airflow backfills missed intervals.")
     task: TaskType = Field(description="binary_classification, multiclass_classification or regression.")
@@ -356,8 +356,6 @@ class ModelConfig(_Model):
     @field_validator("start_date")
     @classmethod
     def _aware_start(cls, value: datetime) -> datetime:
-        from datetime import UTC
-
         return value if value.tzinfo else value.replace(tzinfo=UTC)
 
     @model_validator(mode="after")

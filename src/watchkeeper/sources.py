@@ -190,18 +190,17 @@ def to_utc(series: pd.Series, timezone: str) -> tuple[pd.Series, bool, int]:
     naive = False
     if isinstance(series.dtype, pd.DatetimeTZDtype):
         converted = series
+    elif pd.api.types.is_datetime64_any_dtype(series.dtype):
+        naive = True
+        converted = series.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
     else:
-        if pd.api.types.is_datetime64_any_dtype(series.dtype):
-            converted = series
-        else:
-            converted = pd.to_datetime(series, errors="coerce", utc=False, format="mixed")
-        if isinstance(converted.dtype, pd.DatetimeTZDtype):
-            pass
-        elif pd.api.types.is_datetime64_any_dtype(converted.dtype):
+        try:
+            converted = pd.to_datetime(series, errors="coerce", format="mixed")
+        except ValueError:  # mixed offsets: each value carries its own zone, parse straight to UTC
+            converted = pd.to_datetime(series, errors="coerce", utc=True, format="mixed")
+        if not isinstance(converted.dtype, pd.DatetimeTZDtype):
             naive = True
             converted = converted.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-        else:  # mixed offsets come back as objects: parse again straight to UTC
-            converted = pd.to_datetime(series, errors="coerce", utc=True, format="mixed")
     converted = converted.dt.tz_convert("UTC")
     bad = int(converted.isna().sum() - series.isna().sum())
     return converted, naive, max(bad, 0)
