@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# Airflow reads its configuration at first import: give the test session its own home and SQLite DB.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="wk-airflow-home-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 PG_ADMIN_URL = os.environ.get("WATCHKEEPER_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
