@@ -37,14 +37,15 @@ def test_project_dags_import_without_errors() -> None:
     assert bag.import_errors == {}
     assert "monitor__demo_fraud" in bag.dag_ids
     dag = bag.dags["monitor__demo_fraud"]
-    assert set(dag.task_ids) == {"baseline", "check_quality", "check_drift", "check_prediction", "check_service",
-                                 "record", "report"}
+    assert set(dag.task_ids) == {"baseline", "check", "report"}
     assert {"watchkeeper", "model:demo_fraud"} <= set(dag.tags)
     assert "```yaml" in dag.doc_md and "name: demo_fraud" in dag.doc_md
-    # every check waits for the baseline; record and report wait for every check
-    assert dag.get_task("check_drift").upstream_task_ids == {"baseline"}
-    assert dag.get_task("record").upstream_task_ids == {f"check_{f}" for f in ("quality", "drift", "prediction",
-                                                                                  "service")}
+    # one mapped instance per check family, after the baseline; the report waits for all of them
+    check = dag.get_task("check")
+    assert check.upstream_task_ids == {"baseline"}
+    assert check.op_kwargs_expand_input.value["family"] == ["quality", "drift", "prediction", "service"]
+    assert dag.get_task("report").upstream_task_ids == {"check"}
+    assert dag.timetable.summary == "0 0 * * *"  # an interval timetable: every run has a data window
 
 
 def test_one_dag_per_config_and_broken_config_is_isolated(tmp_path: Path) -> None:

@@ -30,9 +30,7 @@ from watchkeeper.results import CheckResult, Status, Window
 from watchkeeper.store import MetricStore, to_jsonable
 from watchkeeper.store.schema import VERSION_TABLE, Base
 
-PG_ADMIN_URL = os.environ.get(
-    "WATCHKEEPER_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
+PG_ADMIN_URL = os.environ.get("WATCHKEEPER_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TABLES = {"runs", "metrics", "baselines", "alerts", VERSION_TABLE}
 
 W1 = Window(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC))
@@ -201,6 +199,37 @@ def test_concurrent_migrate_on_the_same_database(db_url: str) -> None:
         store.close()
 
 
+def test_concurrent_writers_of_the_same_window(store: MetricStore, db_url: str) -> None:
+    writers = [MetricStore(db_url) for _ in range(4)]
+    barrier = threading.Barrier(len(writers))
+    errors: list[BaseException] = []
+
+    def write(index: int, writer: MetricStore) -> None:
+        barrier.wait()
+        try:
+            for attempt in range(5):
+                value = float(index * 10 + attempt)
+                record(writer, W1, [result("drift", "psi", f"f{k}", value) for k in range(5)])
+                writer.upsert_alerts("churn", W1, [alert("psi", subject=f"f{index}")])
+                writer.save_baseline("churn", f"h{attempt % 2}", {"writer": index})
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=pair) for pair in enumerate(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    rows = store.metrics("churn")
+    assert len(rows) == 5 and len({row.value for row in rows}) == 1  # one writer's complete set
+    assert len(store.runs("churn")) == 1
+    assert len(store.alerts("churn")) == 1
+    assert store.baseline_hashes("churn") == ["h0", "h1"]
+    for writer in writers:
+        writer.close()
+
+
 def test_a_newer_schema_is_refused(store: MetricStore, db_url: str) -> None:
     engine = create_engine(db_url, poolclass=pool.NullPool)
     with engine.begin() as connection:
@@ -312,9 +341,15 @@ def test_datetimes_round_trip_as_aware_utc(store: MetricStore) -> None:
     window = Window(datetime(2024, 3, 1, 2, 0, tzinfo=plus_two), datetime(2024, 3, 1, 3, 30, tzinfo=plus_two))
     started = datetime(2024, 3, 1, 4, 0, 0, 123456, tzinfo=plus_two)
     store.record_window(
-        "churn", window, [result("quality", "rows")], run_id="cli", source="cli", n_rows=1, summary={},
+        "churn",
+        window,
+        [result("quality", "rows")],
+        run_id="cli",
+        source="cli",
+        n_rows=1,
+        summary={},
         started_at=started,
-    )  # fmt: skip
+    )
     (row,) = store.metrics("churn")
     (run,) = store.runs("churn")
     for value in (row.window_start, row.window_end, run.window_start, run.started_at, run.finished_at):
@@ -334,9 +369,14 @@ def test_datetimes_round_trip_as_aware_utc(store: MetricStore) -> None:
 def test_nan_and_inf_are_stored_as_null(store: MetricStore, db_url: str) -> None:
     record(store, W1, [result("drift", "psi", "age", float("nan"), threshold=float("inf"), details={"p": np.nan})])
     store.record_window(
-        "churn", W2, [], run_id="cli", source="cli", n_rows=0,
+        "churn",
+        W2,
+        [],
+        run_id="cli",
+        source="cli",
+        n_rows=0,
         summary={"mean": float("nan"), "counts": np.array([1, 2]), "n": np.int64(3), "big": np.float64("inf")},
-    )  # fmt: skip
+    )
     (row,) = store.metrics("churn")
     assert (row.value, row.threshold) == (None, None)
     assert row.details == {"p": None, "raw_value": "nan"}
@@ -415,11 +455,11 @@ def test_upsert_alerts_is_idempotent(store: MetricStore) -> None:
 
 
 def test_upsert_alerts_scoped_to_checks_and_filters(store: MetricStore) -> None:
-    store.upsert_alerts("churn", W1, [alert("psi"), {"check": "quality", "metric": "rows", "severity": "critical",
-                                                      "status": "open"}])  # fmt: skip
+    rows_alert = {"check": "quality", "metric": "rows", "severity": "critical", "status": "open"}
+    auc_alert = {"check": "performance", "metric": "auc", "severity": "warning", "status": "open"}
+    store.upsert_alerts("churn", W1, [alert("psi"), rows_alert])
     store.upsert_alerts("churn", W2, [alert("psi", "resolved")])
-    store.upsert_alerts("churn", W1, [{"check": "performance", "metric": "auc", "severity": "warning",
-                                       "status": "open"}], checks={"performance"})  # fmt: skip
+    store.upsert_alerts("churn", W1, [auc_alert], checks={"performance"})
     assert [a.key for a in store.alerts("churn", window=W1)] == [
         ("drift", "psi", "age"),
         ("performance", "auc", ""),

@@ -198,3 +198,15 @@ def test_json_schema_documents_fields() -> None:
     assert schema["additionalProperties"] is False
     assert "description" in schema["properties"]["owner"]
     assert set(schema["required"]) >= {"name", "owner", "task", "predictions", "reference"}
+
+
+def test_yaml_cache_never_serves_stale_content(tmp_path: Path) -> None:
+    (tmp_path / "m1.yaml").write_text(yaml.safe_dump(VALID))
+    first, _ = load_configs(tmp_path)
+    assert first[0].model.owner == "team-a"
+    (tmp_path / "m1.yaml").write_text(yaml.safe_dump(dict(VALID, owner="team-b", start_date="2026-03-04")))
+    second, _ = load_configs(tmp_path)  # served from a cache keyed by content: the edit is seen
+    assert second[0].model.owner == "team-b"
+    assert second[0].model.start_date.isoformat() == "2026-03-04T00:00:00+00:00"
+    third, _ = load_configs(tmp_path)
+    assert third[0].model == second[0].model

@@ -7,6 +7,7 @@ pandas, GX, SQLAlchemy, database queries or connection lookups.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from datetime import timedelta
@@ -16,7 +17,7 @@ from typing import Any
 from airflow.sdk import DAG, task
 
 from watchkeeper.airflow import tasks as t
-from watchkeeper.config import LoadedConfig, load_configs
+from watchkeeper.config import LoadedConfig, load_config, load_configs
 from watchkeeper.exceptions import ConfigError
 from watchkeeper.settings import strict_mode
 
@@ -32,6 +33,7 @@ def monitor_dag_id(model: str) -> str:
     return f"{MONITOR_PREFIX}{model}"
 
 
+@functools.cache
 def _timetable(schedule: str) -> Any:
     if schedule in {"@once", "@continuous"}:
         return schedule
@@ -80,36 +82,25 @@ def build_monitor_dag(loaded: LoadedConfig) -> DAG:
         description=(model.description or f"Monitor of {model.name}")[:200],
     ) as dag:
 
-        @task(task_id="baseline")
+        @task(task_id="baseline", multiple_outputs=False)
         def baseline() -> dict[str, Any]:
             """Build or reuse the reference baseline."""
             return t.prepare_baseline(path)
 
-        def check_task(family: str) -> Any:
-            @task(task_id=f"check_{family}")
-            def run(**context: Any) -> dict[str, Any]:
-                return t.run_check_family(path, family, context)
+        # One mapped task, one instance per check family: cheap to parse, one visible instance per family.
+        @task(task_id="check", multiple_outputs=False, map_index_template="{{ family }}")
+        def check(family: str, **context: Any) -> dict[str, Any]:
+            """Run one check family on the run's data interval."""
+            return t.run_check_family(path, family, context)
 
-            return run
+        @task(task_id="report", multiple_outputs=False)
+        def report(outputs: list[dict[str, Any]], **context: Any) -> dict[str, Any]:
+            """Record all results in the metric store (idempotently) and report findings."""
+            return t.record_and_report(path, list(outputs), context)
 
-        @task(task_id="record")
-        def record(outputs: list[dict[str, Any]], **context: Any) -> dict[str, Any]:
-            """Write all results to the metric store, idempotently."""
-            return t.record(path, outputs, context)
-
-        @task(task_id="report")
-        def report(outputs: list[dict[str, Any]], summary: dict[str, Any], **context: Any) -> dict[str, Any]:
-            """Report findings (task log + JSONL); fail when a check itself failed."""
-            return t.report(path, outputs, context)
-
-        ready = baseline()
-        outputs = []
-        for family in FAMILIES:
-            out = check_task(family)()
-            ready >> out
-            outputs.append(out)
-        summary = record(outputs)
-        report(outputs, summary)
+        checks = check.expand(family=list(FAMILIES))
+        baseline() >> checks
+        report(checks)
     return dag
 
 
@@ -137,6 +128,16 @@ def build_error_dag(path: Path, error: ConfigError) -> DAG:
 
 def build_dags(folder: str | Path, *, only_dag_id: str | None = None) -> dict[str, DAG]:
     """Every DAG for the configs of ``folder``; invalid configs become error DAGs (or raise in strict mode)."""
+    folder = Path(folder)
+    if only_dag_id is not None and only_dag_id.startswith(MONITOR_PREFIX):
+        # A worker needs one DAG: the file name equals the model name, so read just that file.
+        name = only_dag_id.removeprefix(MONITOR_PREFIX)
+        paths = [p for p in (folder / f"{name}.yaml", folder / f"{name}.yml") if p.exists()]
+        if paths:
+            try:
+                return {only_dag_id: build_monitor_dag(load_config(paths[0]))}
+            except ConfigError:
+                pass  # fall through: the full path reports it as an error DAG
     configs, errors = load_configs(folder)
     if errors and strict_mode():
         first = next(iter(errors.values()))

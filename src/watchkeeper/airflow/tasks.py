@@ -62,9 +62,13 @@ def _from_dict(data: dict[str, Any]) -> CheckResult:
                        Status(data["status"]), data.get("message", ""), data.get("details") or {})
 
 
-def record(config_path: str, family_outputs: list[dict[str, Any]], context: Any) -> dict[str, Any]:
-    """Write every result of the window to the metric store (replacing an earlier run of the window)."""
+def record_and_report(config_path: str, family_outputs: list[dict[str, Any]], context: Any) -> dict[str, Any]:
+    """Record every result of the window in the metric store (replacing an earlier run of the window), then
+    report findings to the task log and the JSONL alert file. The alert is written even when the store is
+    down (nothing is lost); the task then fails so the outage is visible. A failed check fails the run too.
+    """
     from watchkeeper.checks import WindowReport
+    from watchkeeper.reporting import alert_record, log_findings, render_text, write_alert
 
     config = load_config(Path(config_path))
     window = window_from_context(context)
@@ -72,28 +76,23 @@ def record(config_path: str, family_outputs: list[dict[str, Any]], context: Any)
     n_rows = max((out["n_rows"] for out in family_outputs), default=0)
     report = WindowReport(config.model.name, window, n_rows, results)
     summary = report.summary()
-    _store().record_window(config.model.name, window, results, run_id=str(context["run_id"]), source="airflow",
-                           n_rows=n_rows, summary=summary)
-    return summary
-
-
-def report(config_path: str, family_outputs: list[dict[str, Any]], context: Any) -> dict[str, Any]:
-    """Report findings to the task log and the JSONL alert file; fail the run if a check itself failed."""
-    from watchkeeper.reporting import alert_record, log_findings, render_text, write_alert
-
-    config = load_config(Path(config_path))
-    window = window_from_context(context)
-    results = [_from_dict(r) for out in family_outputs for r in out["results"]]
-    n_rows = max((out["n_rows"] for out in family_outputs), default=0)
+    store_error: Exception | None = None
+    try:
+        _store().record_window(config.model.name, window, results, run_id=str(context["run_id"]),
+                               source="airflow", n_rows=n_rows, summary=summary)
+    except Exception as exc:  # report first, then fail: findings must not wait for the database
+        store_error = exc
     log_findings(config.model.name, window, results)
     record_ = alert_record(config.model.name, window, results, run_id=str(context["run_id"]),
                            owner=config.model.owner, mentions=config.model.alerts.mentions)
     write_alert(record_)
     log.info("\n%s", render_text(config.model.name, window, results, n_rows=n_rows))
+    if store_error is not None:
+        raise store_error
     errors = [r for r in results if r.status is Status.ERROR]
     if errors:
         raise RuntimeError("monitoring failed: " + "; ".join(r.message for r in errors))
-    return {"status": record_["status"], "findings": len(record_["findings"])}
+    return summary
 
 
 def on_task_failure(context: Any) -> None:
