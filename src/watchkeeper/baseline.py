@@ -124,5 +124,5 @@ def ensure_baseline(config: LoadedConfig, store: MetricStore, *, force: bool = F
     log.info("model=%s: building baseline from the reference data (hash %s)", config.model.name, fingerprint)
     payload = build_baseline(config)
     payload["hash"] = fingerprint
-    store.save_baseline(config.model.name, fingerprint, payload)
+    store.save_baseline(config.model.name, fingerprint, payload, replace=force)
     return fingerprint, payload

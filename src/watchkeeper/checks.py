@@ -103,6 +103,17 @@ def _feature_results(ctx: CheckContext) -> list[CheckResult]:
     return analyze_features(_numeric_features(ctx)[list(features)], features, profiles, methods, thresholds)
 
 
+def _bounds_text(threshold: Any, unit: str, status: Status) -> str:
+    """`` >= 500 ms (critical)`` for a finding, `` (warning at 200 ms)`` otherwise."""
+    if threshold is None:
+        return ""
+    if status is Status.CRITICAL and threshold.critical is not None:
+        return f" >= {threshold.critical:g}{unit} (critical)"
+    if status is Status.WARNING and threshold.warning is not None:
+        return f" >= {threshold.warning:g}{unit} (warning)"
+    return f" (warning at {threshold.warning:g}{unit})" if threshold.warning is not None else ""
+
+
 def _pair(threshold: Any) -> tuple[float, float]:
     warning = threshold.warning if threshold.warning is not None else float("inf")
     critical = threshold.critical if threshold.critical is not None else float("inf")
@@ -193,7 +204,7 @@ def service_family(ctx: CheckContext) -> list[CheckResult]:
             status = judge(value, threshold)
             bound = threshold.warning if threshold is not None else None
             out.append(CheckResult("service", metric, "", round(value, 3), bound, status,
-                                   f"p{q} latency {value:.0f} ms" + (f" (warning at {bound:.0f} ms)" if bound else "")))
+                                   f"p{q} latency {value:.0f} ms{_bounds_text(threshold, ' ms', status)}"))
     if log_cfg.status and log_cfg.status in df.columns:
         status_col = df[log_cfg.status]
         n = int(status_col.notna().sum())

@@ -179,8 +179,10 @@ def suite_parameters(baseline: dict[str, Any]) -> dict[str, Any]:
 def _quiet_gx() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("TQDM_DISABLE", "1")
-    for name in ("great_expectations", "great_expectations._docs_decorators"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("great_expectations"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
 def gx_results(config: LoadedConfig, df: pd.DataFrame, baseline: dict[str, Any]) -> list[CheckResult]:
@@ -194,6 +196,7 @@ def gx_results(config: LoadedConfig, df: pd.DataFrame, baseline: dict[str, Any])
     suite = parse_suite(config)
     import great_expectations as gx
 
+    _quiet_gx()  # GX configures its loggers on import
     context = gx.get_context(mode="ephemeral")
     try:
         context.variables.progress_bars = {"globally": False, "metric_calculations": False}  # type: ignore[assignment]

@@ -1,0 +1,180 @@
+"""Tables of the metric store (SQLAlchemy 2 typed declarative models).
+
+The Alembic migrations in ``migrations/versions`` create exactly these tables; a test compares both.
+Every datetime column holds aware UTC values, also on SQLite (see :class:`UTCDateTime`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+#: Alembic version table of the store. Not the default ``alembic_version``, so the store may share a
+#: database with Airflow's metadata (which has its own ``alembic_version``) without clobbering it.
+VERSION_TABLE = "watchkeeper_alembic_version"
+
+#: Constraint names are deterministic so later migrations can refer to them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """``TIMESTAMP WITH TIME ZONE`` that always binds and returns aware UTC datetimes.
+
+    SQLite has no time zone support: values are stored there as naive UTC text (fixed width, so text
+    order is time order) and the UTC zone is put back on load. Naive input is taken as UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: JSON everywhere, JSONB on PostgreSQL (smaller, and baseline payloads can weigh several MB).
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the store tables."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
+
+
+class Run(Base):
+    """One monitoring run of one model window: the worst status and a summary of its results."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        UniqueConstraint("model", "window_start", "window_end", name="uq_runs_model_window"),
+        # Never reuse the id of a replaced run on SQLite (PostgreSQL sequences never do).
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String)
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    #: Airflow run id, or ``cli`` for runs started from the command line.
+    run_id: Mapped[str] = mapped_column(String)
+    #: ``airflow`` or ``cli``.
+    source: Mapped[str] = mapped_column(String(16))
+    #: Worst status of the run's results.
+    status: Mapped[str] = mapped_column(String(16))
+    n_rows: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    summary: Mapped[dict[str, Any]]
+
+
+class Metric(Base):
+    """One check result of one model window (a :class:`~watchkeeper.results.CheckResult`)."""
+
+    __tablename__ = "metrics"
+    __table_args__ = (
+        UniqueConstraint(
+            "model", "window_start", "window_end", "check", "metric", "subject", name="uq_metrics_model_window_key"
+        ),
+        Index("ix_metrics_model_metric_window_start", "model", "metric", "window_start"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String)
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    check: Mapped[str] = mapped_column(String)
+    metric: Mapped[str] = mapped_column(String)
+    #: Feature, column or segment; empty string for model-wide metrics.
+    subject: Mapped[str] = mapped_column(String, server_default="")
+    value: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]]
+    #: The run that wrote the row; NULL for rows added to a window by ``record_results``.
+    run_fk: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+
+
+class Baseline(Base):
+    """A reference profile of a model, identified by the hash of its content. One per model is current."""
+
+    __tablename__ = "baselines"
+    __table_args__ = (
+        UniqueConstraint("model", "content_hash", name="uq_baselines_model_content_hash"),
+        # At most one current baseline per model, enforced by the database.
+        Index(
+            "uq_baselines_model_current",
+            "model",
+            unique=True,
+            postgresql_where=text("is_current"),
+            sqlite_where=text("is_current"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String)
+    content_hash: Mapped[str] = mapped_column(String)
+    created_at: Mapped[datetime]
+    #: Last time this baseline was saved (re-saving an existing hash touches it).
+    updated_at: Mapped[datetime]
+    is_current: Mapped[bool] = mapped_column(Boolean)
+    payload: Mapped[dict[str, Any]]
+
+
+class Alert(Base):
+    """The alert state of one finding (check, metric, subject) in one model window."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint(
+            "model", "window_start", "window_end", "check", "metric", "subject", name="uq_alerts_model_window_key"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String)
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    check: Mapped[str] = mapped_column(String)
+    metric: Mapped[str] = mapped_column(String)
+    subject: Mapped[str] = mapped_column(String, server_default="")
+    severity: Mapped[str] = mapped_column(String(16))
+    #: ``open``, ``ongoing`` or ``resolved``.
+    status: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

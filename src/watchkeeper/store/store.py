@@ -1,0 +1,884 @@
+"""The metric store: check results, runs, baselines and alerts of every model, in SQLite or PostgreSQL.
+
+Writes are keyed by the data interval (model, window, check, metric, subject) and replace what an
+earlier run of the same window wrote, so task retries and backfills never duplicate rows. Every
+database failure surfaces as :class:`~watchkeeper.exceptions.StoreError` with the password masked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import numbers
+import threading
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from enum import Enum
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+
+from sqlalchemy import ColumnElement, Engine, create_engine, delete, event, insert, or_, select, text, union, update
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from watchkeeper import settings
+from watchkeeper.exceptions import StoreError
+from watchkeeper.results import CheckResult, Status, Window, worst
+from watchkeeper.store.schema import VERSION_TABLE, Alert, Baseline, Metric, Run
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Seconds before giving up on connecting to a PostgreSQL server (fail fast when it is down).
+CONNECT_TIMEOUT_S = 5
+#: Seconds a SQLite writer waits for another process holding the file lock.
+SQLITE_BUSY_TIMEOUT_S = 30
+#: Attempts of one write transaction; the retry absorbs a concurrent writer of the same keys.
+WRITE_ATTEMPTS = 2
+
+_MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
+#: Key of the PostgreSQL advisory lock that serializes concurrent ``migrate()`` calls ("WKMIGR").
+_PG_MIGRATION_LOCK = 0x574B4D494752
+#: Execution option marking write transactions (SQLite opens them with BEGIN IMMEDIATE).
+_WRITE_OPTION = "watchkeeper_write"
+_HINT = f"is the database up? check {settings.DATABASE_URL_ENV}"
+_MISSING_TABLE_HINT = "the tables do not exist yet -- call MetricStore.migrate() first"
+_CONFLICT_HINT = "another process wrote the same rows at the same time -- retry"
+_ALERT_REQUIRED = frozenset({"check", "metric", "severity", "status"})
+_ALERT_OPTIONAL = frozenset({"subject", "message"})
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One stored check result. Datetimes are aware UTC."""
+
+    id: int
+    model: str
+    window_start: datetime
+    window_end: datetime
+    check: str
+    metric: str
+    subject: str
+    value: float | None
+    threshold: float | None
+    status: Status
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+    #: Id of the run that wrote the row; None for rows written by ``record_results``.
+    run_fk: int | None = None
+
+    @property
+    def window(self) -> Window:
+        """The row's window."""
+        return Window(self.window_start, self.window_end)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(check, metric, subject), as :attr:`CheckResult.key`."""
+        return (self.check, self.metric, self.subject)
+
+    def to_result(self) -> CheckResult:
+        """The row as the :class:`CheckResult` it was stored from."""
+        return CheckResult(
+            check=self.check,
+            metric=self.metric,
+            subject=self.subject,
+            value=self.value,
+            threshold=self.threshold,
+            status=self.status,
+            message=self.message,
+            details=dict(self.details),
+        )
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One stored monitoring run of a window. Datetimes are aware UTC."""
+
+    id: int
+    model: str
+    window_start: datetime
+    window_end: datetime
+    run_id: str
+    source: str
+    status: Status
+    n_rows: int
+    started_at: datetime
+    finished_at: datetime
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def window(self) -> Window:
+        """The run's window."""
+        return Window(self.window_start, self.window_end)
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    """One stored alert. Datetimes are aware UTC."""
+
+    id: int
+    model: str
+    window_start: datetime
+    window_end: datetime
+    check: str
+    metric: str
+    subject: str
+    severity: str
+    status: str
+    message: str
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def window(self) -> Window:
+        """The alert's window."""
+        return Window(self.window_start, self.window_end)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(check, metric, subject) of the finding."""
+        return (self.check, self.metric, self.subject)
+
+
+def to_jsonable(value: Any) -> Any:
+    """``value`` as plain JSON types: NaN/inf become None, numpy values and arrays become Python ones.
+
+    Dates become ISO strings, enums their value, sets and tuples lists, mapping keys strings; anything
+    else unknown is stored as its ``str()``.
+    """
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, Enum):
+        return to_jsonable(value.value)
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    tolist = getattr(value, "tolist", None)  # numpy scalars and arrays, pandas series
+    if callable(tolist):
+        return to_jsonable(tolist())
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, numbers.Real):  # Decimal, Fraction
+        return to_jsonable(float(value))
+    return str(value)
+
+
+def _dumps(value: Any) -> str:
+    """JSON serializer of the engine: strict JSON (PostgreSQL rejects NaN), sanitized only when needed."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return json.dumps(to_jsonable(value), allow_nan=False)
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class MetricStore:
+    """Read and write Watchkeeper's metric store at ``url`` (default ``settings.database_url()``).
+
+    The engine is created on first use, so building a store is free (safe at DAG parse time). Call
+    :meth:`migrate` once per process before anything else; it is cheap when the schema is current.
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        self._url = url if url is not None else settings.database_url()
+        self._engine_obj: Engine | None = None
+        self._writer_obj: Engine | None = None
+        self._lock = threading.Lock()
+        self._migrated = False
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    @property
+    def masked_url(self) -> str:
+        """The store URL with its password replaced by ``***``."""
+        return settings.mask_url(self._url)
+
+    def __repr__(self) -> str:
+        return f"MetricStore({self.masked_url!r})"
+
+    def __enter__(self) -> MetricStore:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections (the store can still be used afterwards: it reconnects)."""
+        with self._lock:
+            if self._engine_obj is not None:
+                self._engine_obj.dispose()
+            self._engine_obj = self._writer_obj = None
+
+    def _engine(self) -> Engine:
+        if self._engine_obj is None:
+            with self._lock:
+                if self._engine_obj is None:
+                    engine = _create_engine(make_url(self._url))
+                    self._writer_obj = engine.execution_options(**{_WRITE_OPTION: True})
+                    self._engine_obj = engine
+        return self._engine_obj
+
+    def _writer(self) -> Engine:
+        self._engine()
+        assert self._writer_obj is not None
+        return self._writer_obj
+
+    def _error(self, action: str, exc: BaseException) -> StoreError:
+        """A StoreError for ``exc`` naming the masked URL, with a one-line reason and a hint."""
+        orig = getattr(exc, "orig", None)  # the DBAPI error: its text has no SQL nor parameters
+        lines = str(orig if orig is not None else exc).strip().splitlines()
+        reason = lines[0].strip() if lines else type(exc).__name__
+        if isinstance(exc, ImportError):
+            reason = f"database driver not installed ({reason})"
+        password = _password(self._url)
+        if password:
+            reason = reason.replace(password, "***")
+        lowered = reason.lower()
+        missing_table = "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered)
+        hint = _MISSING_TABLE_HINT if missing_table else _CONFLICT_HINT if isinstance(exc, IntegrityError) else _HINT
+        return StoreError(f"metric store {self.masked_url}: cannot {action}: {reason[:300]} -- {hint}")
+
+    @contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except StoreError:
+            raise
+        except (SQLAlchemyError, OSError, ImportError) as exc:
+            raise self._error(action, exc) from exc
+
+    def _transact(self, action: str, work: Callable[[Session], T], *, write: bool = True) -> T:
+        """Run ``work`` in one transaction; retry a write once if a concurrent writer won a unique key."""
+        with self._guard(action):
+            engine = self._writer() if write else self._engine()
+            attempt = 1
+            while True:
+                try:
+                    with Session(engine, expire_on_commit=False) as session, session.begin():
+                        return work(session)
+                except IntegrityError:
+                    if not write or attempt >= WRITE_ATTEMPTS:
+                        raise
+                    logger.info("retrying to %s after a concurrent write (attempt %d)", action, attempt)
+                    attempt += 1
+
+    # -- schema --------------------------------------------------------------------------------
+
+    def alembic_config(self) -> Config:
+        """An Alembic config for this store (no alembic.ini needed), e.g. for ``command.revision``."""
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS_DIR))
+        config.set_main_option("path_separator", "os")
+        config.set_main_option("sqlalchemy.url", self._url.replace("%", "%%"))
+        return config
+
+    def migrate(self) -> None:
+        """Bring the schema to the latest revision (Alembic ``upgrade head``).
+
+        Idempotent and cheap once at head (one query; nothing at all on a second call). Concurrent
+        callers are serialized (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL), and a
+        "table already exists" race is retried once.
+        """
+        if self._migrated:
+            return
+        from alembic import command
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+        from alembic.util import CommandError
+
+        config = self.alembic_config()
+        script = ScriptDirectory.from_config(config)
+        heads = set(script.get_heads())
+        known = {revision.revision for revision in script.walk_revisions()}
+        action = "migrate the schema"
+        with self._guard(action):
+            with self._engine().connect() as connection:
+                context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+                current = set(context.get_current_heads())
+            if current == heads:
+                self._migrated = True
+                return
+            if current - known:
+                raise StoreError(
+                    f"metric store {self.masked_url}: schema revision {sorted(current - known)} is newer than this "
+                    f"Watchkeeper knows (head {sorted(heads)}) -- upgrade Watchkeeper, or point "
+                    f"{settings.DATABASE_URL_ENV} at another database"
+                )
+            attempt = 1
+            while True:
+                try:
+                    with self._writer().begin() as connection:
+                        if connection.dialect.name == "postgresql":
+                            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+                        config.attributes["connection"] = connection
+                        command.upgrade(config, "head")
+                    break
+                except DBAPIError as exc:
+                    if attempt >= WRITE_ATTEMPTS or "already exists" not in str(exc.orig).lower():
+                        raise
+                    logger.info("schema created concurrently by another process; retrying the migration")
+                    attempt += 1
+                except CommandError as exc:
+                    raise StoreError(f"metric store {self.masked_url}: cannot {action}: {exc} -- {_HINT}") from exc
+                finally:
+                    config.attributes.pop("connection", None)
+        logger.info("metric store %s migrated to %s", self.masked_url, sorted(heads))
+        self._migrated = True
+
+    # -- check results -------------------------------------------------------------------------
+
+    def record_window(
+        self,
+        model: str,
+        window: Window,
+        results: Sequence[CheckResult],
+        *,
+        run_id: str,
+        source: str,
+        n_rows: int,
+        summary: Mapping[str, Any],
+        started_at: datetime | None = None,
+    ) -> int:
+        """Store the run of one window and its results, replacing an earlier run of the same window.
+
+        In one transaction: delete the window's previous run and every row it wrote, plus any row of
+        the window in a check family present in ``results``; then insert the new run and results.
+        Rows that :meth:`record_results` added for other check families (e.g. performance, computed
+        later when labels arrive) are kept. Duplicate result keys: the later result wins (a warning is
+        logged). Returns the id of the new run row.
+        """
+        rows = _dedupe(model, window, results)
+        checks = {result.check for result in rows}
+        status = worst([result.status for result in rows])
+
+        def work(session: Session) -> int:
+            _serialize(session, model, window)
+            old_runs = list(session.scalars(select(Run.id).where(*_in_window(Run, model, window))))
+            replaced: list[ColumnElement[bool]] = []
+            if old_runs:
+                replaced.append(Metric.run_fk.in_(old_runs))
+            if checks:
+                replaced.append(Metric.check.in_(checks))
+            if replaced:
+                session.execute(
+                    delete(Metric).where(*_in_window(Metric, model, window), or_(*replaced)),
+                    execution_options={"synchronize_session": False},
+                )
+            if old_runs:
+                session.execute(
+                    delete(Run).where(Run.id.in_(old_runs)), execution_options={"synchronize_session": False}
+                )
+            finished_at = _now()
+            run = Run(
+                model=model,
+                window_start=window.start,
+                window_end=window.end,
+                run_id=run_id,
+                source=source,
+                status=str(status),
+                n_rows=int(n_rows),
+                started_at=started_at or finished_at,
+                finished_at=finished_at,
+                summary=dict(summary),
+            )
+            session.add(run)
+            session.flush()
+            if rows:
+                session.execute(insert(Metric), [_metric_values(model, window, r, run.id) for r in rows])
+            return run.id
+
+        run_pk = self._transact(f"record window {window.start.isoformat()} of model {model!r}", work)
+        logger.info(
+            "stored %d results of model %s window %s..%s (run %s, source %s, status %s)",
+            len(rows),
+            model,
+            window.start.isoformat(),
+            window.end.isoformat(),
+            run_id,
+            source,
+            status,
+        )
+        return run_pk
+
+    def record_results(
+        self, model: str, window: Window, results: Sequence[CheckResult], *, checks: Collection[str]
+    ) -> int:
+        """Replace the window's rows of the check families ``checks`` by ``results``; leave other rows alone.
+
+        For results computed after the window's run (the performance DAG, once labels arrive). The run
+        row is not touched and the new rows belong to no run. Every result's check must be in
+        ``checks`` (ValueError otherwise). Duplicate keys: the later result wins. Returns the row count.
+        """
+        families = {checks} if isinstance(checks, str) else set(checks)
+        rows = _dedupe(model, window, results)
+        stray = sorted({result.check for result in rows} - families)
+        if stray:
+            raise ValueError(
+                f"record_results for model {model!r}: results of checks {stray} are outside "
+                f"checks={sorted(families)} -- add them to `checks`"
+            )
+        if not families:
+            return 0
+
+        def work(session: Session) -> int:
+            _serialize(session, model, window)
+            session.execute(
+                delete(Metric).where(*_in_window(Metric, model, window), Metric.check.in_(families)),
+                execution_options={"synchronize_session": False},
+            )
+            if rows:
+                session.execute(insert(Metric), [_metric_values(model, window, r, None) for r in rows])
+            return len(rows)
+
+        count = self._transact(f"record {sorted(families)} results of model {model!r}", work)
+        logger.info(
+            "stored %d %s results of model %s window %s..%s",
+            count,
+            sorted(families),
+            model,
+            window.start.isoformat(),
+            window.end.isoformat(),
+        )
+        return count
+
+    def metrics(
+        self,
+        model: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        window: Window | None = None,
+        check: str | None = None,
+        metric: str | None = None,
+        subject: str | None = None,
+    ) -> list[MetricRow]:
+        """Stored results of ``model``, ordered by window start then (check, metric, subject).
+
+        ``start``/``end`` keep windows starting in ``[start, end)``; ``window`` keeps exactly one window;
+        ``subject=""`` selects model-wide metrics.
+        """
+        stmt = select(Metric).where(Metric.model == model, *_time_filter(Metric, start, end, window))
+        if check is not None:
+            stmt = stmt.where(Metric.check == check)
+        if metric is not None:
+            stmt = stmt.where(Metric.metric == metric)
+        if subject is not None:
+            stmt = stmt.where(Metric.subject == subject)
+        stmt = stmt.order_by(Metric.window_start, Metric.window_end, Metric.check, Metric.metric, Metric.subject)
+        return self._transact(
+            f"read metrics of model {model!r}",
+            lambda session: [_metric_row(m) for m in session.scalars(stmt)],
+            write=False,
+        )
+
+    def runs(self, model: str, limit: int | None = None) -> list[RunRow]:
+        """Stored runs of ``model``, newest window first (at most ``limit``)."""
+        stmt = select(Run).where(Run.model == model).order_by(Run.window_start.desc(), Run.window_end.desc())
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return self._transact(
+            f"read runs of model {model!r}", lambda session: [_run_row(r) for r in session.scalars(stmt)], write=False
+        )
+
+    def models(self) -> list[str]:
+        """Names of every model with anything stored, sorted."""
+        stmt = union(select(Run.model), select(Metric.model), select(Baseline.model), select(Alert.model))
+        return self._transact("list models", lambda session: sorted(session.scalars(stmt)), write=False)
+
+    def latest_window(self, model: str) -> Window | None:
+        """The most recent window (latest end) of ``model`` with a run, or with results; None if none."""
+
+        def work(session: Session) -> Window | None:
+            for table in (Run, Metric):
+                latest = session.execute(
+                    select(table.window_start, table.window_end)
+                    .where(table.model == model)
+                    .order_by(table.window_end.desc(), table.window_start.desc())
+                    .limit(1)
+                ).first()
+                if latest is not None:
+                    return Window(latest[0], latest[1])
+            return None
+
+        return self._transact(f"read the latest window of model {model!r}", work, write=False)
+
+    # -- baselines -----------------------------------------------------------------------------
+
+    def save_baseline(
+        self, model: str, content_hash: str, payload: Mapping[str, Any], *, replace: bool = False
+    ) -> bool:
+        """Store a baseline and make it the model's current one. True if new, False if the hash existed.
+
+        Saving an existing hash does not rewrite its payload (same hash, same content) unless ``replace``
+        (a forced rebuild): it only becomes current again and its ``updated_at`` is touched.
+        """
+
+        def work(session: Session) -> bool:
+            _serialize(session, "baseline", model)
+            now = _now()
+            existing = session.scalar(
+                select(Baseline.id).where(Baseline.model == model, Baseline.content_hash == content_hash)
+            )
+            # Two statements, not one: the "one current baseline per model" index must hold after each.
+            session.execute(
+                update(Baseline).where(Baseline.model == model, Baseline.is_current.is_(True)).values(is_current=False),
+                execution_options={"synchronize_session": False},
+            )
+            if existing is not None:
+                session.execute(
+                    update(Baseline)
+                    .where(Baseline.id == existing)
+                    .values(is_current=True, updated_at=now, **({"payload": dict(payload)} if replace else {})),
+                    execution_options={"synchronize_session": False},
+                )
+                return False
+            session.add(
+                Baseline(
+                    model=model,
+                    content_hash=content_hash,
+                    created_at=now,
+                    updated_at=now,
+                    is_current=True,
+                    payload=dict(payload),
+                )
+            )
+            return True
+
+        created = self._transact(f"save baseline {content_hash} of model {model!r}", work)
+        logger.info("baseline %s of model %s is current (%s)", content_hash, model, "new" if created else "existing")
+        return created
+
+    def get_baseline(self, model: str) -> tuple[str, dict[str, Any]] | None:
+        """(content hash, payload) of the model's current baseline; None if it has none."""
+        stmt = (
+            select(Baseline.content_hash, Baseline.payload)
+            .where(Baseline.model == model)
+            .order_by(Baseline.is_current.desc(), Baseline.updated_at.desc(), Baseline.id.desc())
+            .limit(1)
+        )
+
+        def work(session: Session) -> tuple[str, dict[str, Any]] | None:
+            row = session.execute(stmt).first()
+            return None if row is None else (row[0], row[1])
+
+        return self._transact(f"read the baseline of model {model!r}", work, write=False)
+
+    def baseline_hashes(self, model: str) -> list[str]:
+        """Content hashes of every stored baseline of ``model``, oldest first."""
+        stmt = select(Baseline.content_hash).where(Baseline.model == model).order_by(Baseline.created_at, Baseline.id)
+        return self._transact(
+            f"read baseline hashes of model {model!r}", lambda session: list(session.scalars(stmt)), write=False
+        )
+
+    # -- alerts --------------------------------------------------------------------------------
+
+    def upsert_alerts(
+        self,
+        model: str,
+        window: Window,
+        alerts: Sequence[Mapping[str, Any]],
+        *,
+        checks: Collection[str] | None = None,
+    ) -> int:
+        """Make ``alerts`` the window's alerts; idempotent. Returns the number of alerts stored.
+
+        Each alert is a mapping with ``check``, ``metric``, ``severity``, ``status`` and optionally
+        ``subject`` (default ``""``) and ``message``. Existing keys (check, metric, subject) are updated
+        in place (``created_at`` kept, ``updated_at`` set), new keys inserted, and the window's other
+        alerts deleted -- only within the check families ``checks`` when given. Duplicate keys: the
+        later alert wins.
+        """
+        families = None if checks is None else ({checks} if isinstance(checks, str) else set(checks))
+        wanted = _normalize_alerts(model, alerts)
+        if families is not None:
+            stray = sorted({key[0] for key in wanted} - families)
+            if stray:
+                raise ValueError(
+                    f"upsert_alerts for model {model!r}: alerts of checks {stray} are outside "
+                    f"checks={sorted(families)} -- add them to `checks`"
+                )
+
+        def work(session: Session) -> int:
+            _serialize(session, "alerts", model, window)
+            now = _now()
+            stmt = select(Alert).where(*_in_window(Alert, model, window))
+            if families is not None:
+                stmt = stmt.where(Alert.check.in_(families))
+            existing = {(a.check, a.metric, a.subject): a for a in session.scalars(stmt)}
+            for key, values in wanted.items():
+                alert = existing.pop(key, None)
+                if alert is None:
+                    session.add(
+                        Alert(
+                            model=model,
+                            window_start=window.start,
+                            window_end=window.end,
+                            created_at=now,
+                            updated_at=now,
+                            **values,
+                        )
+                    )
+                else:
+                    for name, value in values.items():
+                        setattr(alert, name, value)
+                    alert.updated_at = now
+            for stale in existing.values():
+                session.delete(stale)
+            return len(wanted)
+
+        return self._transact(f"store alerts of model {model!r}", work)
+
+    def alerts(
+        self,
+        model: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        window: Window | None = None,
+        check: str | None = None,
+        status: str | None = None,
+    ) -> list[AlertRow]:
+        """Stored alerts of ``model``, ordered by window start then (check, metric, subject).
+
+        ``start``/``end`` keep windows starting in ``[start, end)``; ``window`` keeps exactly one window.
+        """
+        stmt = select(Alert).where(Alert.model == model, *_time_filter(Alert, start, end, window))
+        if check is not None:
+            stmt = stmt.where(Alert.check == check)
+        if status is not None:
+            stmt = stmt.where(Alert.status == str(status))
+        stmt = stmt.order_by(Alert.window_start, Alert.window_end, Alert.check, Alert.metric, Alert.subject)
+        return self._transact(
+            f"read alerts of model {model!r}",
+            lambda session: [_alert_row(a) for a in session.scalars(stmt)],
+            write=False,
+        )
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _create_engine(url: URL) -> Engine:
+    backend = url.get_backend_name()
+    connect_args: dict[str, Any] = {}
+    options: dict[str, Any] = {"json_serializer": _dumps}
+    if backend == "sqlite":
+        _ensure_sqlite_folder(url)
+        connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_S
+    elif backend == "postgresql":
+        if "connect_timeout" not in url.query:
+            connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+        if "application_name" not in url.query:
+            connect_args["application_name"] = "watchkeeper"
+        options["pool_pre_ping"] = True  # long-lived Airflow processes outlive server restarts
+    engine = create_engine(url, connect_args=connect_args, **options)
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _ensure_sqlite_folder(url: URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy emits BEGIN itself (see _sqlite_on_begin): pysqlite's own transaction handling
+    # would defer BEGIN and make DDL non-transactional.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(connection: Any) -> None:
+    # Writers take the write lock up front: a deferred transaction that reads then writes can fail
+    # with "database is locked" at once instead of waiting for the busy timeout.
+    immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _serialize(session: Session, *key: object) -> None:
+    """Make concurrent writers of the same key wait for each other until commit.
+
+    SQLite writers already take the database lock at BEGIN IMMEDIATE. On PostgreSQL, two writers
+    replacing the same window would both delete the old rows and then collide on insert; a
+    transaction-scoped advisory lock on a hash of the key queues them instead.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int.from_bytes(digest, "big", signed=True)})
+
+
+def _password(url: str) -> str | None:
+    try:
+        return make_url(url).password
+    except Exception:  # an unparsable URL: mask_url still hides the part after ':'
+        scheme, sep, rest = url.partition("://")
+        creds = rest.rpartition("@")[0] if sep else ""
+        return creds.partition(":")[2] or None
+
+
+_WindowTable: TypeAlias = type[Run] | type[Metric] | type[Alert]
+
+
+def _in_window(table: _WindowTable, model: str, window: Window) -> list[ColumnElement[bool]]:
+    return [table.model == model, table.window_start == window.start, table.window_end == window.end]
+
+
+def _time_filter(
+    table: _WindowTable, start: datetime | None, end: datetime | None, window: Window | None
+) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    if start is not None:
+        clauses.append(table.window_start >= start)
+    if end is not None:
+        clauses.append(table.window_start < end)
+    if window is not None:
+        clauses += [table.window_start == window.start, table.window_end == window.end]
+    return clauses
+
+
+def _dedupe(model: str, window: Window, results: Sequence[CheckResult]) -> list[CheckResult]:
+    by_key: dict[tuple[str, str, str], CheckResult] = {}
+    duplicated: set[tuple[str, str, str]] = set()
+    for result in results:
+        key = (result.check, result.metric, result.subject or "")
+        if key in by_key:
+            duplicated.add(key)
+        by_key[key] = result
+    if duplicated:
+        logger.warning(
+            "model %s window %s: duplicate result keys %s, keeping the last result of each",
+            model,
+            window.start.isoformat(),
+            sorted(duplicated),
+        )
+    return list(by_key.values())
+
+
+def _metric_values(model: str, window: Window, result: CheckResult, run_fk: int | None) -> dict[str, Any]:
+    return {
+        "model": model,
+        "window_start": window.start,
+        "window_end": window.end,
+        "check": result.check,
+        "metric": result.metric,
+        "subject": result.subject or "",
+        "value": _finite(result.value),
+        "threshold": _finite(result.threshold),
+        "status": str(result.status),
+        "message": result.message or "",
+        "details": dict(result.details or {}),
+        "run_fk": run_fk,
+    }
+
+
+def _normalize_alerts(model: str, alerts: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str, str], dict[str, str]]:
+    wanted: dict[tuple[str, str, str], dict[str, str]] = {}
+    for index, alert in enumerate(alerts):
+        missing = sorted(_ALERT_REQUIRED - alert.keys())
+        unknown = sorted(alert.keys() - _ALERT_REQUIRED - _ALERT_OPTIONAL)
+        if missing or unknown:
+            raise ValueError(
+                f"upsert_alerts for model {model!r}: alert #{index} has missing keys {missing} and unknown keys "
+                f"{unknown} -- give {sorted(_ALERT_REQUIRED)} and optionally {sorted(_ALERT_OPTIONAL)}"
+            )
+        values = {
+            "check": str(alert["check"]),
+            "metric": str(alert["metric"]),
+            "subject": str(alert.get("subject") or ""),
+            "severity": str(alert["severity"]),
+            "status": str(alert["status"]),
+            "message": str(alert.get("message") or ""),
+        }
+        wanted[(values["check"], values["metric"], values["subject"])] = values
+    return wanted
+
+
+def _metric_row(m: Metric) -> MetricRow:
+    return MetricRow(
+        id=m.id,
+        model=m.model,
+        window_start=m.window_start,
+        window_end=m.window_end,
+        check=m.check,
+        metric=m.metric,
+        subject=m.subject,
+        value=m.value,
+        threshold=m.threshold,
+        status=Status(m.status),
+        message=m.message,
+        details=m.details,
+        run_fk=m.run_fk,
+    )
+
+
+def _run_row(r: Run) -> RunRow:
+    return RunRow(
+        id=r.id,
+        model=r.model,
+        window_start=r.window_start,
+        window_end=r.window_end,
+        run_id=r.run_id,
+        source=r.source,
+        status=Status(r.status),
+        n_rows=r.n_rows,
+        started_at=r.started_at,
+        finished_at=r.finished_at,
+        summary=r.summary,
+    )
+
+
+def _alert_row(a: Alert) -> AlertRow:
+    return AlertRow(
+        id=a.id,
+        model=a.model,
+        window_start=a.window_start,
+        window_end=a.window_end,
+        check=a.check,
+        metric=a.metric,
+        subject=a.subject,
+        severity=a.severity,
+        status=a.status,
+        message=a.message,
+        created_at=a.created_at,
+        updated_at=a.updated_at,
+    )
