@@ -53,10 +53,13 @@ def airflow(args: list[str], env: dict[str, str], log_file: Path) -> int:
 
 
 def run_monitor(day: date, env: dict[str, str], logs: Path) -> tuple[int, Path]:
-    """``airflow dags test monitor__demo_fraud <day>``: one real DAG run over that day's window."""
+    """``airflow dags test monitor__demo_fraud <day + 1>``: one real DAG run over that day's window.
+
+    Airflow 3 runs a DAG *after* its interval: the run at 2026-10-29T00:00 checks [10-28, 10-29).
+    """
     log_file = logs / f"monitor__{DEMO_MODEL}__{day.isoformat()}.log"
-    logical = datetime(day.year, day.month, day.day, tzinfo=UTC).isoformat()
-    return airflow(["dags", "test", f"monitor__{DEMO_MODEL}", logical], env, log_file), log_file
+    run_after = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    return airflow(["dags", "test", f"monitor__{DEMO_MODEL}", run_after.isoformat()], env, log_file), log_file
 
 
 def summarise(days: list[date]) -> str:
@@ -115,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         failed |= code != 0
 
     print("\n" + summarise(days))
-    print(f"\nalerts written to {settings.state_dir() / 'alerts.jsonl'}; metric store: {settings.mask_url(settings.database_url())}")
+    print(f"\nalerts: {settings.state_dir() / 'alerts.jsonl'}")
+    print(f"metric store: {settings.mask_url(settings.database_url())}")
     print(f"demo finished in {time.monotonic() - began:.0f} s")
     return 1 if failed else 0
 
