@@ -1,0 +1,110 @@
+"""The demo model through real Airflow (`airflow dags test`): a clean day has no findings, a faulty day
+has findings for exactly the injected faults, and re-running a window replaces its rows."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from watchkeeper.demo.generate import CLEAN_DAY, FAULTS, FAULTY_DAY, generate
+from watchkeeper.results import Window
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# What the monitor must report on the faulty day, and nothing else: (check, metric, subject).
+EXPECTED_FAULTY = {
+    ("drift", "psi", "amount"),  # amount logged x1.8
+    ("drift", "psi", "merchant_category"),  # a new category shifts the mix...
+    ("quality", "unseen_category_share", "merchant_category"),  # ...and is never seen in training
+    ("quality", "missing_share", "account_age_days"),  # 30% nulls
+    ("service", "latency_p95_ms", ""),  # latency x5
+    ("service", "latency_p99_ms", ""),
+}
+
+
+def window(day: date) -> Window:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return Window(start, start + timedelta(days=1))
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A state folder with generated data and a migrated embedded Airflow; monitor runs for both days."""
+    from watchkeeper.demo import run as demo_run
+
+    home = tmp_path_factory.mktemp("demo-home")
+    old = os.environ.get("WATCHKEEPER_HOME")
+    os.environ["WATCHKEEPER_HOME"] = str(home)
+    try:
+        generate(home / "demo_data" / "demo_fraud")
+        env = demo_run.airflow_env(ROOT / "dags")
+        env["WATCHKEEPER_STRICT"] = "1"
+        logs = home / "logs"
+        logs.mkdir()
+        assert demo_run.airflow(["db", "migrate"], env, logs / "migrate.log") == 0, (logs / "migrate.log").read_text()
+        for day in (CLEAN_DAY, FAULTY_DAY):
+            code, log_file = demo_run.run_monitor(day, env, logs)
+            assert code == 0, log_file.read_text()[-5000:]
+        yield home, env
+    finally:
+        if old is None:
+            os.environ.pop("WATCHKEEPER_HOME", None)
+        else:
+            os.environ["WATCHKEEPER_HOME"] = old
+
+
+def findings(home: Path, day: date) -> set[tuple[str, str, str]]:
+    from watchkeeper.store import MetricStore
+
+    store = MetricStore(f"sqlite:///{home / 'watchkeeper.db'}")
+    rows = store.metrics("demo_fraud", window=window(day))
+    assert rows, f"no metrics stored for {day}"
+    return {(r.check, r.metric, r.subject) for r in rows if r.status.is_finding}
+
+
+def test_clean_day_has_no_findings(demo_home: tuple[Path, dict[str, str]]) -> None:
+    home, _ = demo_home
+    assert findings(home, CLEAN_DAY) == set()
+
+
+def test_faulty_day_finds_exactly_the_injected_faults(demo_home: tuple[Path, dict[str, str]]) -> None:
+    home, _ = demo_home
+    found = findings(home, FAULTY_DAY)
+    assert found == EXPECTED_FAULTY
+    fault_columns = {f.column for f in FAULTS}
+    for check, _metric, subject in found:
+        assert subject in fault_columns or check == "service"
+
+
+def test_run_is_recorded_with_airflow_run_id_and_alert_file(demo_home: tuple[Path, dict[str, str]]) -> None:
+    from watchkeeper.reporting import read_alerts
+    from watchkeeper.store import MetricStore
+
+    home, _ = demo_home
+    store = MetricStore(f"sqlite:///{home / 'watchkeeper.db'}")
+    runs = {r.window_start: r for r in store.runs("demo_fraud")}
+    faulty = runs[window(FAULTY_DAY).start]
+    assert faulty.source == "airflow" and faulty.run_id.startswith("manual__")
+    assert faulty.n_rows == 2000 and faulty.status == "critical"
+    alerts = [a for a in read_alerts(home / "alerts.jsonl") if "window" in a]
+    assert [a["window"]["start"] for a in alerts] == [window(FAULTY_DAY).start.isoformat()]
+    assert {(f["check"], f["metric"], f["subject"]) for f in alerts[0]["findings"]} == EXPECTED_FAULTY
+
+
+def test_rerunning_a_window_replaces_instead_of_duplicating(demo_home: tuple[Path, dict[str, str]]) -> None:
+    from watchkeeper.demo import run as demo_run
+    from watchkeeper.reporting import read_alerts
+    from watchkeeper.store import MetricStore
+
+    home, env = demo_home
+    store = MetricStore(f"sqlite:///{home / 'watchkeeper.db'}")
+    before = len(store.metrics("demo_fraud"))
+    code, log_file = demo_run.run_monitor(FAULTY_DAY, env, home / "logs")
+    assert code == 0, log_file.read_text()[-3000:]
+    assert len(store.metrics("demo_fraud")) == before
+    assert len([r for r in store.runs("demo_fraud")]) == 2
+    assert len([a for a in read_alerts(home / "alerts.jsonl") if "window" in a]) == 1
