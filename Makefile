@@ -24,7 +24,9 @@ install: $(VENV)/.installed ## create .venv and install pinned dependencies
 demo: install ## the main job: demo model through real Airflow, then a summary
 	$(PY) -m watchkeeper.demo.run
 
-test: install ## every test: unit, store (SQLite + PostgreSQL), real Airflow runs
+test: install ## lint, types, then every test: unit, store (SQLite + PostgreSQL), real Airflow runs
+	$(VENV)/bin/ruff check src tests dags benchmarks
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
 lint: install

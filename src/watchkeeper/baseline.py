@@ -44,7 +44,8 @@ def column_kind(series: pd.Series) -> str:
 def confidence(scores: np.ndarray, task: TaskType) -> np.ndarray:
     """Confidence of each prediction: max(p, 1-p) for binary scores, the score itself otherwise."""
     if task is TaskType.BINARY_CLASSIFICATION:
-        return np.maximum(scores, 1.0 - scores)
+        both: np.ndarray = np.maximum(scores, 1.0 - scores)
+        return both
     return scores
 
 

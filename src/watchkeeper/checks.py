@@ -8,6 +8,8 @@ so both produce exactly the same results.
 from __future__ import annotations
 
 import logging
+import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -115,9 +117,28 @@ def _bounds_text(threshold: Any, unit: str, status: Status) -> str:
 
 
 def _pair(threshold: Any) -> tuple[float, float]:
-    warning = threshold.warning if threshold.warning is not None else float("inf")
-    critical = threshold.critical if threshold.critical is not None else float("inf")
-    return (warning, critical)
+    """(warning, critical) for the drift engine; a missing bound never triggers (a huge finite value)."""
+    never = sys.float_info.max
+    warning = threshold.warning if threshold.warning is not None else threshold.critical
+    critical = threshold.critical if threshold.critical is not None else never
+    return (warning if warning is not None else never, critical)
+
+
+#: |z| of a two-proportion test below which a change in a predicted-class rate is noise.
+RATE_Z_MIN = 3.0
+
+
+def rate_change_is_real(cur: float, n: int, ref: float, ref_n: int) -> bool:
+    """Whether a rate moved beyond sampling noise (two-proportion z-test, |z| >= 3).
+
+    A relative threshold alone cries wolf on rare classes: 1 flagged row in 1,000 against a
+    reference rate of 0.02 % is a +400 % change and pure chance.
+    """
+    if n == 0 or ref_n == 0:
+        return False
+    pooled = (cur * n + ref * ref_n) / (n + ref_n)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n + 1 / ref_n))
+    return se > 0 and abs(cur - ref) / se >= RATE_Z_MIN
 
 
 @family("quality")
@@ -153,9 +174,18 @@ def prediction_family(ctx: CheckContext) -> list[CheckResult]:
         drift = analyze_features(pd.DataFrame({"score": scores}), {"score": "numerical"}, {"score": score_prof})
         for res in drift:
             if res.check == "drift":
-                out.append(CheckResult("prediction", f"score_{res.metric}", log_cfg.score, res.value, res.threshold,
-                                       res.status, res.message.replace("score", f"score {log_cfg.score!r}", 1),
-                                       res.details))
+                out.append(
+                    CheckResult(
+                        "prediction",
+                        f"score_{res.metric}",
+                        log_cfg.score,
+                        res.value,
+                        res.threshold,
+                        res.status,
+                        res.message.replace("score", f"score {log_cfg.score!r}", 1),
+                        res.details,
+                    )
+                )
         finite = scores.to_numpy(dtype="float64", na_value=np.nan)
         finite = finite[np.isfinite(finite)]
         ref_conf = ctx.baseline.get("confidence") or {}
@@ -164,24 +194,49 @@ def prediction_family(ctx: CheckContext) -> list[CheckResult]:
             mean_conf = float(conf.mean())
             ref_mean = ref_conf.get("mean")
             msg = f"mean confidence {mean_conf:.3f}" + (f" vs {ref_mean:.3f} in reference" if ref_mean else "")
-            out.append(CheckResult("prediction", "mean_confidence", "", mean_conf, None, Status.OK, msg,
-                                   {"reference": ref_mean}))
+            out.append(
+                CheckResult(
+                    "prediction", "mean_confidence", "", mean_conf, None, Status.OK, msg, {"reference": ref_mean}
+                )
+            )
             low = float((conf < cfg.low_confidence).mean())
             status = judge(low, cfg.low_confidence_share)
-            out.append(CheckResult("prediction", "low_confidence_share", "", low, cfg.low_confidence_share.warning,
-                                   status, f"{low:.1%} of predictions have confidence < {cfg.low_confidence}",
-                                   {"reference": ref_conf.get("low_share")}))
+            out.append(
+                CheckResult(
+                    "prediction",
+                    "low_confidence_share",
+                    "",
+                    low,
+                    cfg.low_confidence_share.warning,
+                    status,
+                    f"{low:.1%} of predictions have confidence < {cfg.low_confidence}",
+                    {"reference": ref_conf.get("low_share")},
+                )
+            )
     ref_rates = ctx.baseline.get("class_rates")
     if model.task is not TaskType.REGRESSION and ref_rates and log_cfg.prediction in df.columns:
         cur_rates = class_rates(df[log_cfg.prediction])
+        n_pred = int(df[log_cfg.prediction].notna().sum())
+        ref_n = int(ctx.baseline.get("n_rows") or 0)
         for cls in sorted(set(ref_rates) | set(cur_rates)):
             ref, cur = ref_rates.get(cls, 0.0), cur_rates.get(cls, 0.0)
             change = abs(cur - ref) / ref if ref > 0 else (float("inf") if cur > 0 else 0.0)
             status = judge(change, cfg.class_rate_change)
+            if status is not Status.OK and not rate_change_is_real(cur, n_pred, ref, ref_n):
+                status = Status.OK  # large relative change, but within sampling noise
             msg = f"predicted class {cls}: {cur:.2%} of rows vs {ref:.2%} in reference"
-            out.append(CheckResult("prediction", "class_rate_change", f"class={cls}",
-                                   change if np.isfinite(change) else 1e9, cfg.class_rate_change.warning, status, msg,
-                                   {"current_rate": cur, "reference_rate": ref}))
+            out.append(
+                CheckResult(
+                    "prediction",
+                    "class_rate_change",
+                    f"class={cls}",
+                    change if np.isfinite(change) else 1e9,
+                    cfg.class_rate_change.warning,
+                    status,
+                    msg,
+                    {"current_rate": cur, "reference_rate": ref},
+                )
+            )
     return out
 
 
@@ -198,30 +253,54 @@ def service_family(ctx: CheckContext) -> list[CheckResult]:
         for q, threshold in ((50, cfg.latency_p50_ms), (95, cfg.latency_p95_ms), (99, cfg.latency_p99_ms)):
             metric = f"latency_p{q}_ms"
             if lat.size == 0:
-                out.append(CheckResult("service", metric, "", None, None, Status.SKIPPED, "no latency values in window"))
+                out.append(
+                    CheckResult("service", metric, "", None, None, Status.SKIPPED, "no latency values in window")
+                )
                 continue
             value = float(np.percentile(lat, q))
             status = judge(value, threshold)
             bound = threshold.warning if threshold is not None else None
-            out.append(CheckResult("service", metric, "", round(value, 3), bound, status,
-                                   f"p{q} latency {value:.0f} ms{_bounds_text(threshold, ' ms', status)}"))
+            out.append(
+                CheckResult(
+                    "service",
+                    metric,
+                    "",
+                    round(value, 3),
+                    bound,
+                    status,
+                    f"p{q} latency {value:.0f} ms{_bounds_text(threshold, ' ms', status)}",
+                )
+            )
     if log_cfg.status and log_cfg.status in df.columns:
         status_col = df[log_cfg.status]
         n = int(status_col.notna().sum())
         if n == 0:
-            out.append(CheckResult("service", "error_rate", "", None, None, Status.SKIPPED, "no status values in window"))
+            out.append(
+                CheckResult("service", "error_rate", "", None, None, Status.SKIPPED, "no status values in window")
+            )
         else:
             errors = int(status_col.astype(str).str.lower().isin([v.lower() for v in log_cfg.error_values]).sum())
             rate = errors / n
-            out.append(CheckResult("service", "error_rate", "", rate, cfg.error_rate.warning,
-                                   judge(rate, cfg.error_rate), f"{errors} of {n} requests failed ({rate:.2%})"))
+            out.append(
+                CheckResult(
+                    "service",
+                    "error_rate",
+                    "",
+                    rate,
+                    cfg.error_rate.warning,
+                    judge(rate, cfg.error_rate),
+                    f"{errors} of {n} requests failed ({rate:.2%})",
+                )
+            )
     return out
 
 
 # --------------------------------------------------------------------------- running
 
 
-def load_context(config: LoadedConfig, window: Window, store: MetricStore, *, now: datetime | None = None) -> CheckContext:
+def load_context(
+    config: LoadedConfig, window: Window, store: MetricStore, *, now: datetime | None = None
+) -> CheckContext:
     """Read the window and the (possibly rebuilt) baseline."""
     _, baseline = ensure_baseline(config, store)
     frame = read_window(config, window)
@@ -263,12 +342,24 @@ class WindowReport:
         counts: dict[str, int] = {}
         for r in self.results:
             counts[str(r.status)] = counts.get(str(r.status), 0) + 1
-        return {"model": self.model, "window": self.window.as_dict(), "n_rows": self.n_rows,
-                "status": str(self.status), "counts": counts, "findings": len(self.findings)}
+        return {
+            "model": self.model,
+            "window": self.window.as_dict(),
+            "n_rows": self.n_rows,
+            "status": str(self.status),
+            "counts": counts,
+            "findings": len(self.findings),
+        }
 
 
-def run_checks(config: LoadedConfig, window: Window, store: MetricStore, *, families: list[str] | None = None,
-               now: datetime | None = None) -> WindowReport:
+def run_checks(
+    config: LoadedConfig,
+    window: Window,
+    store: MetricStore,
+    *,
+    families: list[str] | None = None,
+    now: datetime | None = None,
+) -> WindowReport:
     """Run every family (or the given ones) on the window, in one process."""
     ctx = load_context(config, window, store, now=now)
     results: list[CheckResult] = []

@@ -29,10 +29,13 @@ def deep_problems(loaded: LoadedConfig) -> list[str]:
     problems: list[str] = []
     model = loaded.model
     path = loaded.path
-    for field, source in (("predictions.source", model.predictions.source), ("reference.source", model.reference.source)):
+    for field, source in (
+        ("predictions.source", model.predictions.source),
+        ("reference.source", model.reference.source),
+    ):
         if source.kind in {"csv", "parquet"}:
             try:
-                expand_files(source, loaded.base_dir)  # type: ignore[arg-type]
+                expand_files(source, loaded.base_dir)
             except WatchkeeperError as exc:
                 problems.append(f"{path}: {field}.path: {exc}")
     try:
@@ -61,7 +64,7 @@ def reference_columns(loaded: LoadedConfig) -> list[str] | None:
     from watchkeeper.sources import expand_files
 
     try:
-        first = expand_files(source, loaded.base_dir)[0]  # type: ignore[arg-type]
+        first = expand_files(source, loaded.base_dir)[0]
     except WatchkeeperError:
         return None
     if source.kind == "parquet":
@@ -136,13 +139,28 @@ def cmd_check(args: argparse.Namespace) -> int:
     store = _store()
     report = run_checks(loaded, window, store)
     if not args.dry_run:
-        store.record_window(loaded.model.name, window, report.results, run_id="cli", source="cli",
-                            n_rows=report.n_rows, summary=report.summary())
+        store.record_window(
+            loaded.model.name,
+            window,
+            report.results,
+            run_id="cli",
+            source="cli",
+            n_rows=report.n_rows,
+            summary=report.summary(),
+        )
     if args.json:
         for r in report.results:
-            row = {"model": report.model, "window": window.as_dict(), "check": r.check, "metric": r.metric,
-                   "subject": r.subject, "value": r.value, "threshold": r.threshold, "status": str(r.status),
-                   "message": r.message}
+            row = {
+                "model": report.model,
+                "window": window.as_dict(),
+                "check": r.check,
+                "metric": r.metric,
+                "subject": r.subject,
+                "value": r.value,
+                "threshold": r.threshold,
+                "status": str(r.status),
+                "message": r.message,
+            }
             print(json.dumps(row))
     else:
         print(render_text(report.model, window, report.results, n_rows=report.n_rows))
@@ -159,8 +177,10 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 
     loaded = _load(args)
     content_hash, payload = ensure_baseline(loaded, _store(), force=True)
-    print(f"baseline of {loaded.model.name}: hash {content_hash}, {payload['n_rows']} reference rows, "
-          f"{len(payload['features'])} features profiled")
+    print(
+        f"baseline of {loaded.model.name}: hash {content_hash}, {payload['n_rows']} reference rows, "
+        f"{len(payload['features'])} features profiled"
+    )
     return EXIT_OK
 
 
@@ -224,8 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; errors print one clear message and exit 1, never a traceback."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         return int(args.func(args))
     except WatchkeeperError as exc:

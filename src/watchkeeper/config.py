@@ -91,7 +91,7 @@ class _FileSource(_Model):
     def resolved_path(self, base: Path) -> str:
         """The path with environment variables expanded, made absolute against ``base``."""
         text = expand_env(self.path)
-        return text if Path(text).is_absolute() else str((base / text))
+        return text if Path(text).is_absolute() else str(base / text)
 
 
 class CsvSource(_FileSource):
@@ -131,9 +131,7 @@ class SqlSource(_Model):
                     "in its place or use an Airflow connection (conn_id)"
                 )
         if re.search(r"\{\s*(start|end)\s*\}|%\(?(start|end)", self.query):
-            raise ValueError(
-                "the query formats the window into the string -- use the bound parameters :start and :end"
-            )
+            raise ValueError("the query formats the window into the string -- use the bound parameters :start and :end")
         return self
 
 
@@ -190,7 +188,9 @@ class PredictionLog(_Model):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} -- use an IANA name such as 'UTC' or 'Europe/Paris'") from exc
+            raise ValueError(
+                f"unknown time zone {value!r} -- use an IANA name such as 'UTC' or 'Europe/Paris'"
+            ) from exc
         return value
 
     @model_validator(mode="after")
@@ -422,12 +422,16 @@ def _fields_at(loc: tuple[Any, ...], data: Any) -> set[str]:
     for part in loc:
         models = _models_in(annotation)
         if isinstance(node, dict) and "kind" in node and len(models) > 1:
-            models = [m for m in models if m.model_fields.get("kind") and m.model_fields["kind"].default == node["kind"]]
+            models = [
+                m for m in models if m.model_fields.get("kind") and m.model_fields["kind"].default == node["kind"]
+            ]
         if len(models) == 1 and isinstance(part, str) and part in models[0].model_fields:
             annotation = models[0].model_fields[part].annotation
         elif get_origin(annotation) is dict or any(get_origin(a) is dict for a in get_args(annotation)):
-            dict_ann = annotation if get_origin(annotation) is dict else next(
-                a for a in get_args(annotation) if get_origin(a) is dict
+            dict_ann = (
+                annotation
+                if get_origin(annotation) is dict
+                else next(a for a in get_args(annotation) if get_origin(a) is dict)
             )
             annotation = get_args(dict_ann)[1]
         else:
@@ -493,16 +497,20 @@ def parse_config(path: Path, text: str, cache: _YamlCache | None = None) -> Load
         msg = f"{path}: {where}: invalid YAML: {problem} -- fix the indentation or quoting"
         raise ConfigError(msg) from exc
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: (top level): expected a mapping of keys, got {type(data).__name__} -- "
-                          "start from an example in dags/models/")
+        raise ConfigError(
+            f"{path}: (top level): expected a mapping of keys, got {type(data).__name__} -- "
+            "start from an example in dags/models/"
+        )
     try:
         model = ModelConfig.model_validate(data)
     except ValidationError as exc:
         problems = _format_errors(path, exc, data)
         raise ConfigError("\n".join(problems), problems) from None
     if model.name != path.stem:
-        msg = (f"{path}: name: model name '{model.name}' differs from the file name '{path.stem}' -- "
-               f"rename the file to {model.name}.yaml or set name: {path.stem}")
+        msg = (
+            f"{path}: name: model name '{model.name}' differs from the file name '{path.stem}' -- "
+            f"rename the file to {model.name}.yaml or set name: {path.stem}"
+        )
         raise ConfigError(msg)
     return LoadedConfig(path=path, text=text, model=model)
 

@@ -48,24 +48,59 @@ def schema_results(config: LoadedConfig, frame: Frame, baseline: dict[str, Any])
     out: list[CheckResult] = []
     ref_columns: dict[str, str] = baseline.get("columns") or {}
     for col in frame.missing_columns:
-        out.append(CheckResult("quality", "column_missing", col, 1.0, 0.0, Status.CRITICAL,
-                               f"column {col!r} is missing from the prediction log"))
+        out.append(
+            CheckResult(
+                "quality",
+                "column_missing",
+                col,
+                1.0,
+                0.0,
+                Status.CRITICAL,
+                f"column {col!r} is missing from the prediction log",
+            )
+        )
     extra = [c for c in frame.extra_columns if c not in ref_columns]
     for col in extra:
-        out.append(CheckResult("quality", "column_unexpected", col, 1.0, 0.0, Status.WARNING,
-                               f"column {col!r} is in the prediction log but neither in the config nor the reference"))
+        out.append(
+            CheckResult(
+                "quality",
+                "column_unexpected",
+                col,
+                1.0,
+                0.0,
+                Status.WARNING,
+                f"column {col!r} is in the prediction log but neither in the config nor the reference",
+            )
+        )
     df = frame.df
     for name, kind in config.model.predictions.features.items():
         if kind is FeatureKind.NUMERICAL and name in df.columns and not len(df) == 0:
             series = df[name]
             if not (pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)):
-                out.append(CheckResult("quality", "column_mistyped", name, 1.0, 0.0, Status.CRITICAL,
-                                       f"numerical feature {name!r} arrives as {series.dtype}",
-                                       {"dtype": str(series.dtype)}))
+                out.append(
+                    CheckResult(
+                        "quality",
+                        "column_mistyped",
+                        name,
+                        1.0,
+                        0.0,
+                        Status.CRITICAL,
+                        f"numerical feature {name!r} arrives as {series.dtype}",
+                        {"dtype": str(series.dtype)},
+                    )
+                )
     if frame.unparseable_timestamps:
-        out.append(CheckResult("quality", "timestamp_unparseable", config.model.predictions.timestamp,
-                               float(frame.unparseable_timestamps), 0.0, Status.WARNING,
-                               f"{frame.unparseable_timestamps} timestamps could not be parsed and were dropped"))
+        out.append(
+            CheckResult(
+                "quality",
+                "timestamp_unparseable",
+                config.model.predictions.timestamp,
+                float(frame.unparseable_timestamps),
+                0.0,
+                Status.WARNING,
+                f"{frame.unparseable_timestamps} timestamps could not be parsed and were dropped",
+            )
+        )
     if not out:
         out.append(CheckResult("quality", "schema", "", 0.0, 0.0, Status.OK, "schema matches the config"))
     return out
@@ -75,19 +110,28 @@ def volume_result(config: LoadedConfig, n_rows: int, hours: float, baseline: dic
     """Row count of the window against the expected count for its length."""
     settings = config.model.quality.volume
     if n_rows == 0:
-        return CheckResult("quality", "row_count", "", 0.0, None, Status.CRITICAL, "no data in window",
-                           {"expected": None})
+        return CheckResult(
+            "quality", "row_count", "", 0.0, None, Status.CRITICAL, "no data in window", {"expected": None}
+        )
     per_day = baseline.get("rows_per_day")
     if not per_day:
-        return CheckResult("quality", "row_count", "", float(n_rows), None, Status.OK,
-                           "no expected volume known (set quality.volume.expected_rows_per_day)")
+        return CheckResult(
+            "quality",
+            "row_count",
+            "",
+            float(n_rows),
+            None,
+            Status.OK,
+            "no expected volume known (set quality.volume.expected_rows_per_day)",
+        )
     expected = per_day * hours / 24.0
     ratio = n_rows / expected
     status = Status.WARNING if ratio < settings.min_ratio or ratio > settings.max_ratio else Status.OK
     bound = expected * (settings.min_ratio if ratio < 1 else settings.max_ratio)
     msg = f"{n_rows} rows vs {expected:.0f} expected ({ratio:.0%})"
-    return CheckResult("quality", "row_count", "", float(n_rows), round(bound, 3), status, msg,
-                       {"expected": expected, "ratio": ratio})
+    return CheckResult(
+        "quality", "row_count", "", float(n_rows), round(bound, 3), status, msg, {"expected": expected, "ratio": ratio}
+    )
 
 
 def freshness_result(config: LoadedConfig, df: pd.DataFrame, window_end: datetime, now: datetime) -> CheckResult:
@@ -95,15 +139,28 @@ def freshness_result(config: LoadedConfig, df: pd.DataFrame, window_end: datetim
     limit = config.model.quality.freshness_max_lag
     ts_col = config.model.predictions.timestamp
     if df.empty or df[ts_col].isna().all():
-        return CheckResult("quality", "freshness_lag_hours", "", None, limit.total_seconds() / 3600,
-                           Status.SKIPPED, "no data in window")
+        return CheckResult(
+            "quality",
+            "freshness_lag_hours",
+            "",
+            None,
+            limit.total_seconds() / 3600,
+            Status.SKIPPED,
+            "no data in window",
+        )
     latest = df[ts_col].max().to_pydatetime()
     lag = (min(window_end, now) - latest).total_seconds() / 3600.0
     status = Status.WARNING if lag > limit.total_seconds() / 3600.0 else Status.OK
-    return CheckResult("quality", "freshness_lag_hours", "", round(max(lag, 0.0), 4),
-                       limit.total_seconds() / 3600.0, status,
-                       f"newest row {latest.isoformat()} is {max(lag, 0.0):.1f} h old at window end",
-                       {"latest": latest.isoformat()})
+    return CheckResult(
+        "quality",
+        "freshness_lag_hours",
+        "",
+        round(max(lag, 0.0), 4),
+        limit.total_seconds() / 3600.0,
+        status,
+        f"newest row {latest.isoformat()} is {max(lag, 0.0):.1f} h old at window end",
+        {"latest": latest.isoformat()},
+    )
 
 
 # --------------------------------------------------------------------------- Great Expectations
@@ -156,11 +213,19 @@ def parse_suite(config: LoadedConfig) -> Any:
     import great_expectations as gx
 
     try:
-        return gx.ExpectationSuite(**data)
+        suite = gx.ExpectationSuite(**data)
     except Exception as exc:
         raise ExpectationSuiteError(
             f"{suite_path(config)}: does not parse as a GX 1.x suite: {exc} -- check expectation names and kwargs"
         ) from exc
+    if len(suite.expectations) != len(data["expectations"]):  # GX logs and drops invalid entries
+        kept = {getattr(e, "type", None) for e in suite.expectations}
+        dropped = sorted({str(e.get("type")) for e in data["expectations"] if e.get("type") not in kept})
+        raise ExpectationSuiteError(
+            f"{suite_path(config)}: does not parse as a GX 1.x suite: invalid expectation(s) {dropped} -- "
+            "check expectation names (snake_case, e.g. expect_column_values_to_not_be_null) and kwargs"
+        )
+    return suite
 
 
 def suite_parameters(baseline: dict[str, Any]) -> dict[str, Any]:
@@ -190,8 +255,11 @@ def gx_results(config: LoadedConfig, df: pd.DataFrame, baseline: dict[str, Any])
     if config.model.quality.suite is None:
         return []
     if df.empty:
-        return [CheckResult("quality", "gx_suite", config.model.quality.suite, None, None, Status.SKIPPED,
-                            "no data in window")]
+        return [
+            CheckResult(
+                "quality", "gx_suite", config.model.quality.suite, None, None, Status.SKIPPED, "no data in window"
+            )
+        ]
     _quiet_gx()
     suite = parse_suite(config)
     import great_expectations as gx
@@ -199,7 +267,7 @@ def gx_results(config: LoadedConfig, df: pd.DataFrame, baseline: dict[str, Any])
     _quiet_gx()  # GX configures its loggers on import
     context = gx.get_context(mode="ephemeral")
     try:
-        context.variables.progress_bars = {"globally": False, "metric_calculations": False}  # type: ignore[assignment]
+        context.variables.progress_bars = {"globally": False, "metric_calculations": False}
     except Exception:  # older/newer GX: progress bars only cost log noise
         log.debug("cannot disable GX progress bars")
     batch_def = (
@@ -229,8 +297,18 @@ def gx_results(config: LoadedConfig, df: pd.DataFrame, baseline: dict[str, Any])
             observed = res.result.get("observed_value") if res.result else None
             detail += f" (observed {observed})" if observed is not None and value is None else ""
             msg = f"{cfg.type} failed on {column or 'table'}{detail}"
-        out.append(CheckResult("quality", f"gx.{cfg.type}", column, value, kwargs.get("mostly"), status, msg,
-                               {"kwargs": _jsonable(kwargs)}))
+        out.append(
+            CheckResult(
+                "quality",
+                f"gx.{cfg.type}",
+                column,
+                value,
+                kwargs.get("mostly"),
+                status,
+                msg,
+                {"kwargs": _jsonable(kwargs)},
+            )
+        )
     return out
 
 
@@ -247,6 +325,7 @@ def suggest_suite(config: LoadedConfig, reference: pd.DataFrame) -> dict[str, An
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
+    gx.get_context(mode="ephemeral")  # building a suite needs an active context
     model = config.model
     log_cfg = model.predictions
     suite = gx.ExpectationSuite(name=model.quality.suite or model.name)
@@ -258,9 +337,14 @@ def suggest_suite(config: LoadedConfig, reference: pd.DataFrame) -> dict[str, An
             continue
         if kind is FeatureKind.NUMERICAL:
             # Baseline-derived bounds: filled at run time from the stored baseline, so they follow retraining.
-            suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(
-                column=name, min_value={"$PARAMETER": f"{name}_min"}, max_value={"$PARAMETER": f"{name}_max"},
-                mostly=0.99))
+            suite.add_expectation(
+                gxe.ExpectColumnValuesToBeBetween(
+                    column=name,
+                    min_value={"$PARAMETER": f"{name}_min"},
+                    max_value={"$PARAMETER": f"{name}_max"},
+                    mostly=0.99,
+                )
+            )
         else:
             values = sorted(map(str, reference[name].dropna().unique()))
             suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column=name, value_set=values, mostly=0.99))

@@ -33,8 +33,15 @@ def findings_of(results: list[CheckResult]) -> list[CheckResult]:
     return sorted(found, key=lambda r: (-r.status.rank, r.check, r.subject, r.metric))
 
 
-def alert_record(model: str, window: Window, results: list[CheckResult], *, run_id: str,
-                 owner: str = "", mentions: list[str] | None = None) -> dict[str, Any]:
+def alert_record(
+    model: str,
+    window: Window,
+    results: list[CheckResult],
+    *,
+    run_id: str,
+    owner: str = "",
+    mentions: list[str] | None = None,
+) -> dict[str, Any]:
     """One consolidated alert for a model and window."""
     found = findings_of(results)
     return {
@@ -44,9 +51,7 @@ def alert_record(model: str, window: Window, results: list[CheckResult], *, run_
         "status": str(worst([r.status for r in results])),
         "owner": owner,
         "mentions": mentions or [],
-        "findings": [
-            {k: v for k, v in r.as_dict().items() if k != "details"} for r in found
-        ],
+        "findings": [{k: v for k, v in r.as_dict().items() if k != "details"} for r in found],
     }
 
 
@@ -85,10 +90,21 @@ def log_findings(model: str, window: Window, results: list[CheckResult]) -> None
     """One log line per finding, with model and window as context."""
     found = findings_of(results)
     if not found:
-        log.info("model=%s window=%s..%s: healthy, no findings", model, window.start.isoformat(), window.end.isoformat())
+        log.info(
+            "model=%s window=%s..%s: healthy, no findings", model, window.start.isoformat(), window.end.isoformat()
+        )
     for r in found:
-        log.warning("model=%s window=%s..%s %s %s.%s[%s]: %s", model, window.start.isoformat(),
-                    window.end.isoformat(), r.status.upper(), r.check, r.metric, r.subject, r.message)
+        log.warning(
+            "model=%s window=%s..%s %s %s.%s[%s]: %s",
+            model,
+            window.start.isoformat(),
+            window.end.isoformat(),
+            r.status.upper(),
+            r.check,
+            r.metric,
+            r.subject,
+            r.message,
+        )
 
 
 def render_text(model: str, window: Window, results: list[CheckResult], *, n_rows: int | None = None) -> str:

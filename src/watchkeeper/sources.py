@@ -143,9 +143,11 @@ class SqlReader(SourceReader):
             with engine.connect() as conn:
                 return pd.read_sql_query(sa.text(source.query), conn, params=params)
         except sa.exc.SQLAlchemyError as exc:
+            cause = getattr(exc, "orig", None) or exc
+            first_line = (str(cause).splitlines() or [""])[0]
             raise SourceError(
-                f"SQL source {mask_url(url)} failed: {type(exc.orig or exc).__name__}: "
-                f"{str(exc.orig or exc).splitlines()[0]} -- check the query and that the database is up"
+                f"SQL source {mask_url(url)} failed: {type(cause).__name__}: {first_line} "
+                "-- check the query and that the database is up"
             ) from None
         finally:
             engine.dispose()
@@ -162,7 +164,7 @@ def sql_url(source: SqlSource) -> str:
     from airflow.sdk import BaseHook  # only at task run time, never at parse time
 
     try:
-        conn = BaseHook.get_connection(source.conn_id)
+        conn = BaseHook.get_connection(str(source.conn_id))
     except Exception as exc:
         raise SourceError(f"Airflow connection {source.conn_id!r} is not defined -- create it or set url") from exc
     uri = conn.get_uri()

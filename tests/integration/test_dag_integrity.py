@@ -105,8 +105,9 @@ def test_parsing_imports_nothing_heavy_and_touches_no_database(tmp_path: Path) -
     empty = tmp_path / "empty"
     empty.mkdir()
     folder = dag_folder(tmp_path, {"demo_fraud.yaml": demo_config()})
-    out = subprocess.run([sys.executable, "-c", PROBE, str(folder), str(empty)], capture_output=True, text=True,
-                         check=True, cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, str(folder), str(empty)], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
     data = json.loads(out.stdout.strip().splitlines()[-1])
     assert data["errors"] == {}
     assert data["dags"] == ["monitor__demo_fraud"]
@@ -118,8 +119,13 @@ def test_parsing_imports_nothing_heavy_and_touches_no_database(tmp_path: Path) -
 def test_parsing_context_builds_only_the_wanted_dag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from watchkeeper.airflow.dag_builder import build_dags
 
-    folder = dag_folder(tmp_path, {"demo_fraud.yaml": demo_config(),
-                                   "other_model.yaml": demo_config().replace("name: demo_fraud", "name: other_model")})
+    folder = dag_folder(
+        tmp_path,
+        {
+            "demo_fraud.yaml": demo_config(),
+            "other_model.yaml": demo_config().replace("name: demo_fraud", "name: other_model"),
+        },
+    )
     assert set(build_dags(folder / "models")) == {"monitor__demo_fraud", "monitor__other_model"}
     assert set(build_dags(folder / "models", only_dag_id="monitor__other_model")) == {"monitor__other_model"}
     assert yaml.safe_load((folder / "models" / "other_model.yaml").read_text())["name"] == "other_model"

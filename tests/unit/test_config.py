@@ -94,8 +94,10 @@ def test_unknown_key_without_close_match_lists_allowed_keys() -> None:
 def test_wrong_type_names_field_and_values() -> None:
     data = with_("predictions.features.country", "categoricl")
     (msg,) = problems(data)
-    assert msg == ("dags/models/m1.yaml: predictions.features.country: Input should be 'numerical' or "
-                   "'categorical' -- use one of the values listed")
+    assert msg == (
+        "dags/models/m1.yaml: predictions.features.country: Input should be 'numerical' or "
+        "'categorical' -- use one of the values listed"
+    )
 
 
 def test_every_problem_is_listed_at_once() -> None:
@@ -148,8 +150,10 @@ def test_feature_cannot_also_be_a_role_column() -> None:
 
 def test_bad_duration_threshold_schedule_and_timezone() -> None:
     assert "not a duration" in problems(with_("quality.freshness_max_lag", "2 days"))[0]
-    assert "critical (0.1) is below warning (0.5) -- swap them" in problems(
-        with_("service.error_rate", {"warning": 0.5, "critical": 0.1}))[0]
+    assert (
+        "critical (0.1) is below warning (0.5) -- swap them"
+        in problems(with_("service.error_rate", {"warning": 0.5, "critical": 0.1}))[0]
+    )
     assert "is not a cron expression" in problems(with_("schedule", "every day"))[0]
     assert "unknown time zone 'Mars/Olympus'" in problems(with_("predictions.timezone", "Mars/Olympus"))[0]
 

@@ -19,19 +19,33 @@ WINDOW = Window(datetime(2026, 10, 2, tzinfo=UTC), datetime(2026, 10, 3, tzinfo=
 
 def frame(naive: bool = False) -> pd.DataFrame:
     ts = pd.date_range("2026-10-01 12:00", periods=6, freq="12h", tz=None if naive else "UTC")
-    return pd.DataFrame({
-        "ts": ts, "id": [f"p{i}" for i in range(6)], "amount": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
-        "country": ["FR", "DE", "FR", "US", "FR", "DE"], "label": [0, 1, 0, 0, 1, 0],
-        "score": [0.1, 0.9, 0.2, 0.3, 0.8, 0.1], "extra": 1,
-    })
+    return pd.DataFrame(
+        {
+            "ts": ts,
+            "id": [f"p{i}" for i in range(6)],
+            "amount": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            "country": ["FR", "DE", "FR", "US", "FR", "DE"],
+            "label": [0, 1, 0, 0, 1, 0],
+            "score": [0.1, 0.9, 0.2, 0.3, 0.8, 0.1],
+            "extra": 1,
+        }
+    )
 
 
 def config(tmp_path: Path, source: dict, **predictions: object):
     data = {
-        "name": "m", "owner": "o", "task": "binary_classification",
-        "predictions": {"source": source, "timestamp": "ts", "id": "id",
-                        "features": {"amount": "numerical", "country": "categorical"},
-                        "prediction": "label", "score": "score", **predictions},
+        "name": "m",
+        "owner": "o",
+        "task": "binary_classification",
+        "predictions": {
+            "source": source,
+            "timestamp": "ts",
+            "id": "id",
+            "features": {"amount": "numerical", "country": "categorical"},
+            "prediction": "label",
+            "score": "score",
+            **predictions,
+        },
         "reference": {"source": source},
     }
     path = tmp_path / "m.yaml"
@@ -59,8 +73,10 @@ def test_csv_naive_timestamps_are_read_in_configured_zone(tmp_path: Path) -> Non
     assert got.naive_timestamps
     # local 10-02 00:00 Paris is 10-01 22:00 UTC (out); local 10-03 00:00 is 10-02 22:00 UTC (in)
     assert got.df["id"].tolist() == ["p2", "p3"]
-    assert got.df["ts"].tolist() == [pd.Timestamp("2026-10-02 10:00", tz="UTC"),
-                                     pd.Timestamp("2026-10-02 22:00", tz="UTC")]
+    assert got.df["ts"].tolist() == [
+        pd.Timestamp("2026-10-02 10:00", tz="UTC"),
+        pd.Timestamp("2026-10-02 22:00", tz="UTC"),
+    ]
 
 
 def test_unparseable_timestamps_are_counted_not_fatal(tmp_path: Path) -> None:
@@ -103,7 +119,11 @@ def test_sql_source_binds_window_parameters(tmp_path: Path) -> None:
     engine = sa.create_engine(f"sqlite:///{db}")
     frame(naive=True).to_sql("predictions", engine, index=False)
     engine.dispose()
-    src = {"kind": "sql", "url": f"sqlite:///{db}", "query": "SELECT * FROM predictions WHERE ts >= :start AND ts < :end"}
+    src = {
+        "kind": "sql",
+        "url": f"sqlite:///{db}",
+        "query": "SELECT * FROM predictions WHERE ts >= :start AND ts < :end",
+    }
     got = read_window(config(tmp_path, src), WINDOW)
     assert got.df["id"].tolist() == ["p1", "p2"]
 
@@ -114,16 +134,22 @@ def test_sql_source_on_postgres_with_bound_parameters(tmp_path: Path, pg_url: st
     engine = sa.create_engine(pg_url)
     frame().to_sql("wk_src_predictions", engine, index=False, if_exists="replace")
     engine.dispose()
-    src = {"kind": "sql", "url": pg_url,
-           "query": "SELECT * FROM wk_src_predictions WHERE ts >= :start AND ts < :end ORDER BY id"}
+    src = {
+        "kind": "sql",
+        "url": pg_url,
+        "query": "SELECT * FROM wk_src_predictions WHERE ts >= :start AND ts < :end ORDER BY id",
+    }
     got = read_window(config(tmp_path, src), WINDOW)
     assert got.df["id"].tolist() == ["p1", "p2"]
 
 
 def test_sql_error_is_wrapped_without_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WK_TEST_PW", "s3cret-pw")
-    src = {"kind": "sql", "url": "postgresql+psycopg://u:${WK_TEST_PW}@127.0.0.1:1/x?connect_timeout=2",
-           "query": "SELECT 1 WHERE :start < :end"}
+    src = {
+        "kind": "sql",
+        "url": "postgresql+psycopg://u:${WK_TEST_PW}@127.0.0.1:1/x?connect_timeout=2",
+        "query": "SELECT 1 WHERE :start < :end",
+    }
     with pytest.raises(SourceError) as info:
         read_window(config(tmp_path, src), WINDOW)
     assert "s3cret-pw" not in str(info.value)
@@ -131,7 +157,9 @@ def test_sql_error_is_wrapped_without_password(tmp_path: Path, monkeypatch: pyte
 
 
 def test_unknown_kind_lists_available() -> None:
-    with pytest.raises(UnknownNameError, match="No source kind named 'xlsx'. Available source kinds: csv, parquet, sql"):
+    with pytest.raises(
+        UnknownNameError, match="No source kind named 'xlsx'. Available source kinds: csv, parquet, sql"
+    ):
         reader_for("xlsx")
 
 

@@ -100,7 +100,7 @@ def build_monitor_dag(loaded: LoadedConfig) -> DAG:
 
         checks = check.expand(family=list(FAMILIES))
         baseline() >> checks
-        report(checks)
+        report(checks)  # type: ignore[arg-type]  # an XComArg resolves to the list at run time
     return dag
 
 
@@ -141,8 +141,9 @@ def build_dags(folder: str | Path, *, only_dag_id: str | None = None) -> dict[st
     configs, errors = load_configs(folder)
     if errors and strict_mode():
         first = next(iter(errors.values()))
-        raise ConfigError(f"{len(errors)} invalid model config(s); first: {first}",
-                          [p for e in errors.values() for p in e.problems])
+        raise ConfigError(
+            f"{len(errors)} invalid model config(s); first: {first}", [p for e in errors.values() for p in e.problems]
+        )
     dags: dict[str, DAG] = {}
     for loaded in configs:
         dag_id = monitor_dag_id(loaded.model.name)

@@ -52,14 +52,29 @@ def run_check_family(config_path: str, family: str, context: Any) -> dict[str, A
     results = run_family(family, ctx)
     for r in results:
         if r.status.is_finding:
-            log.warning("model=%s %s %s.%s[%s]: %s", config.model.name, r.status.upper(), r.check, r.metric,
-                        r.subject, r.message)
+            log.warning(
+                "model=%s %s %s.%s[%s]: %s",
+                config.model.name,
+                r.status.upper(),
+                r.check,
+                r.metric,
+                r.subject,
+                r.message,
+            )
     return {"family": family, "n_rows": len(ctx.df), "results": [r.as_dict() for r in results]}
 
 
 def _from_dict(data: dict[str, Any]) -> CheckResult:
-    return CheckResult(data["check"], data["metric"], data["subject"], data["value"], data["threshold"],
-                       Status(data["status"]), data.get("message", ""), data.get("details") or {})
+    return CheckResult(
+        data["check"],
+        data["metric"],
+        data["subject"],
+        data["value"],
+        data["threshold"],
+        Status(data["status"]),
+        data.get("message", ""),
+        data.get("details") or {},
+    )
 
 
 def record_and_report(config_path: str, family_outputs: list[dict[str, Any]], context: Any) -> dict[str, Any]:
@@ -78,13 +93,26 @@ def record_and_report(config_path: str, family_outputs: list[dict[str, Any]], co
     summary = report.summary()
     store_error: Exception | None = None
     try:
-        _store().record_window(config.model.name, window, results, run_id=str(context["run_id"]),
-                               source="airflow", n_rows=n_rows, summary=summary)
+        _store().record_window(
+            config.model.name,
+            window,
+            results,
+            run_id=str(context["run_id"]),
+            source="airflow",
+            n_rows=n_rows,
+            summary=summary,
+        )
     except Exception as exc:  # report first, then fail: findings must not wait for the database
         store_error = exc
     log_findings(config.model.name, window, results)
-    record_ = alert_record(config.model.name, window, results, run_id=str(context["run_id"]),
-                           owner=config.model.owner, mentions=config.model.alerts.mentions)
+    record_ = alert_record(
+        config.model.name,
+        window,
+        results,
+        run_id=str(context["run_id"]),
+        owner=config.model.owner,
+        mentions=config.model.alerts.mentions,
+    )
     write_alert(record_)
     log.info("\n%s", render_text(config.model.name, window, results, n_rows=n_rows))
     if store_error is not None:
@@ -106,8 +134,10 @@ def on_task_failure(context: Any) -> None:
     task_id = getattr(ti, "task_id", "?")
     error = context.get("exception")
     model = dag_id.split("__", 1)[-1]
-    line = (f'{{"model": "{model}", "kind": "monitoring_failed", "dag_id": "{dag_id}", "task_id": "{task_id}", '
-            f'"at": "{datetime.now(UTC).isoformat()}", "error": {_json_str(str(error))}}}')
+    line = (
+        f'{{"model": "{model}", "kind": "monitoring_failed", "dag_id": "{dag_id}", "task_id": "{task_id}", '
+        f'"at": "{datetime.now(UTC).isoformat()}", "error": {_json_str(str(error))}}}'
+    )
     log.error("monitoring failed: model=%s task=%s error=%s", model, task_id, error)
     try:
         with open(alert_file(), "a", encoding="utf-8") as handle:

@@ -30,18 +30,20 @@ def airflow_env(dags_folder: Path) -> dict[str, str]:
     home = settings.state_dir() / "airflow"
     home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        "WATCHKEEPER_HOME": str(settings.state_dir()),
-        "WATCHKEEPER_CONFIG_DIR": str(dags_folder / "models"),
-        "GX_ANALYTICS_ENABLED": "false",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    })
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "WATCHKEEPER_HOME": str(settings.state_dir()),
+            "WATCHKEEPER_CONFIG_DIR": str(dags_folder / "models"),
+            "GX_ANALYTICS_ENABLED": "false",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+    )
     return env
 
 
@@ -74,8 +76,11 @@ def summarise(days: list[date]) -> str:
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         window = Window(start, start + timedelta(days=1))
         rows = store.metrics(DEMO_MODEL, start=window.start, end=window.end)
-        results = [CheckResult(r.check, r.metric, r.subject, r.value, r.threshold, r.status, r.message) for r in rows
-                   if r.window_start == window.start]
+        results = [
+            CheckResult(r.check, r.metric, r.subject, r.value, r.threshold, r.status, r.message)
+            for r in rows
+            if r.window_start == window.start
+        ]
         runs = [r for r in store.runs(DEMO_MODEL) if r.window_start == window.start]
         n_rows = runs[0].n_rows if runs else None
         parts.append(render_text(DEMO_MODEL, window, results, n_rows=n_rows))

@@ -103,7 +103,9 @@ def _validate(
         )
     duplicated = [column for column in features if int((df.columns == column).sum()) > 1]
     if duplicated:
-        raise DataError(f"feature column(s) {', '.join(map(repr, duplicated))} appear more than once in the window data")
+        raise DataError(
+            f"feature column(s) {', '.join(map(repr, duplicated))} appear more than once in the window data"
+        )
     extra = sorted(set(methods) - set(features))
     if extra:
         raise ConfigError(f"drift methods given for columns that are not features: {', '.join(extra)}")

@@ -1,0 +1,201 @@
+"""Check families and the runner on a tiny model: healthy data, each kind of fault, each kind of bad input."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from support import TinyModel, make_rows
+from watchkeeper.checks import FAMILIES, CheckContext, get_family, load_context, run_checks, run_family
+from watchkeeper.exceptions import UnknownNameError
+from watchkeeper.results import Status, Window
+from watchkeeper.store import MetricStore
+
+DAY = Window(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC))
+
+
+@pytest.fixture
+def store() -> MetricStore:
+    s = MetricStore()
+    s.migrate()
+    return s
+
+
+def by_key(report_results: list) -> dict[tuple[str, str, str], object]:
+    return {r.key: r for r in report_results}
+
+
+def findings(results: list) -> set[tuple[str, str, str]]:
+    return {r.key for r in results if r.status.is_finding}
+
+
+def test_healthy_window_has_no_findings(tiny: TinyModel, store: MetricStore) -> None:
+    report = run_checks(tiny.config(), DAY, store)
+    assert report.n_rows == 1000
+    assert findings(report.results) == set()
+    keys = by_key(report.results)
+    assert keys[("quality", "row_count", "")].value == 1000
+    assert keys[("drift", "psi", "country")].status is Status.OK  # auto: PSI from 1,000 rows on
+    assert keys[("quality", "gx.expect_column_values_to_not_be_null", "pid")].status is Status.OK
+    assert {r.check for r in report.results} == {"quality", "drift", "prediction", "service"}
+
+
+def test_families_are_registered_and_unknown_lists_them() -> None:
+    assert list(FAMILIES) == ["quality", "drift", "prediction", "service"]
+    with pytest.raises(UnknownNameError, match="No check family named 'perf'. Available: quality, drift"):
+        get_family("perf")
+
+
+def test_empty_window_is_a_finding_not_a_crash(tiny: TinyModel, store: MetricStore) -> None:
+    later = Window(datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC))
+    report = run_checks(tiny.config(), later, store)
+    keys = by_key(report.results)
+    row_count = keys[("quality", "row_count", "")]
+    assert row_count.status is Status.CRITICAL and row_count.message == "no data in window"
+    drift = [r for r in report.results if r.check == "drift"]
+    assert drift and all(r.status is Status.SKIPPED for r in drift)
+    assert keys[("prediction", "score_drift", "")].status is Status.SKIPPED
+    assert report.status is Status.CRITICAL
+
+
+def test_shifted_feature_and_prediction_rate_are_found(tiny: TinyModel, store: MetricStore) -> None:
+    df = make_rows(1000, "2026-10-01", seed=3)
+    df["amount"] *= 2.0
+    df.loc[:399, "score"] = 0.9  # the model now flags 40% of traffic
+    df["pred"] = (df["score"] >= 0.5).astype("int64")
+    tiny.write_log(df)
+    report = run_checks(tiny.config(), DAY, store)
+    found = findings(report.results)
+    assert ("drift", "psi", "amount") in found
+    assert ("prediction", "class_rate_change", "class=1") in found
+    assert ("prediction", "score_psi", "score") in found
+    assert not any(subject in {"age", "country"} for _, _, subject in found)
+    rate = by_key(report.results)[("prediction", "class_rate_change", "class=1")]
+    assert rate.details["current_rate"] == pytest.approx(0.4, abs=0.005)
+
+
+def test_nan_inf_null_column_and_unseen_category(tiny: TinyModel, store: MetricStore) -> None:
+    df = make_rows(1000, "2026-10-01", seed=4)
+    df.loc[:9, "amount"] = np.inf
+    df.loc[10:19, "amount"] = np.nan
+    df["age"] = np.nan
+    df.loc[:99, "country"] = "ZZ"
+    tiny.write_log(df)
+    keys = by_key(run_checks(tiny.config(), DAY, store).results)
+    assert keys[("quality", "nonfinite_count", "amount")].value == 10
+    assert keys[("quality", "nonfinite_count", "amount")].status is Status.WARNING
+    assert keys[("quality", "missing_share", "amount")].value == pytest.approx(0.01)
+    assert keys[("quality", "missing_share", "age")].value == 1.0
+    assert keys[("quality", "missing_share", "age")].status is Status.CRITICAL
+    age_drift = [r for r in keys.values() if r.check == "drift" and r.subject == "age"]
+    assert age_drift[0].status is Status.SKIPPED
+    unseen = keys[("quality", "unseen_category_share", "country")]
+    assert unseen.value == pytest.approx(0.1) and unseen.details["unseen"] == ["ZZ"]
+    assert unseen.status is Status.CRITICAL
+
+
+def test_missing_and_mistyped_columns(tiny: TinyModel, store: MetricStore) -> None:
+    df = make_rows(1000, "2026-10-01", seed=5).drop(columns=["country"])
+    df["age"] = df["age"].astype(str)
+    df.loc[0, "age"] = "unknown"
+    df["debug_flag"] = 1
+    tiny.write_log(df)
+    keys = by_key(run_checks(tiny.config(), DAY, store).results)
+    assert keys[("quality", "column_missing", "country")].status is Status.CRITICAL
+    assert keys[("quality", "column_mistyped", "age")].status is Status.CRITICAL
+    assert keys[("quality", "column_unexpected", "debug_flag")].status is Status.WARNING
+    # the mistyped column is still measured: its one unparseable value counts as missing
+    assert keys[("quality", "missing_share", "age")].value == pytest.approx(0.001)
+
+
+def test_naive_timestamps_and_freshness(tiny: TinyModel, store: MetricStore) -> None:
+    df = make_rows(1000, "2026-10-01", seed=6, hours=12)  # data stops at noon: 12 h stale
+    df["ts"] = df["ts"].dt.tz_localize(None)
+    tiny.write_log(df)
+    keys = by_key(run_checks(tiny.config(), DAY, store).results)
+    fresh = keys[("quality", "freshness_lag_hours", "")]
+    assert fresh.status is Status.WARNING and fresh.value == pytest.approx(12.0, abs=0.01)
+    assert keys[("quality", "row_count", "")].value == 1000
+
+
+def test_volume_drop_is_a_warning(tiny: TinyModel, store: MetricStore) -> None:
+    tiny.write_log(make_rows(200, "2026-10-01", seed=7))  # reference has 1000 rows per day
+    row_count = by_key(run_checks(tiny.config(), DAY, store).results)[("quality", "row_count", "")]
+    assert row_count.status is Status.WARNING
+    assert row_count.details["expected"] == pytest.approx(1000.0, rel=0.01)
+
+
+def test_latency_regression_and_errors(tiny: TinyModel, store: MetricStore) -> None:
+    df = make_rows(1000, "2026-10-01", seed=8)
+    df["latency"] *= 10
+    df.loc[:99, "status"] = "timeout"
+    tiny.write_log(df)
+    keys = by_key(run_checks(tiny.config(), DAY, store).results)
+    p95 = keys[("service", "latency_p95_ms", "")]
+    assert p95.status is Status.CRITICAL
+    assert p95.value == pytest.approx(float(np.percentile(df["latency"], 95)), rel=1e-6)
+    err = keys[("service", "error_rate", "")]
+    assert err.value == pytest.approx(0.1, abs=0.002) and err.status is Status.CRITICAL
+
+
+def test_service_checks_need_their_columns(tiny: TinyModel, store: MetricStore) -> None:
+    cfg = tiny.edit(lambda d: (d["predictions"].pop("latency"), d["predictions"].pop("status")))
+    assert run_family("service", load_context(cfg, DAY, store)) == []
+
+
+def test_a_crashing_family_becomes_an_error_result(
+    tiny: TinyModel, store: MetricStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = load_context(tiny.config(), DAY, store)
+
+    def boom(_: CheckContext) -> list:
+        raise ZeroDivisionError("bad luck")
+
+    monkeypatch.setitem(FAMILIES, "drift", boom)
+    (result,) = run_family("drift", ctx)
+    assert result.status is Status.ERROR and result.metric == "check_failed"
+    assert result.message == "monitoring failed: the drift checks raised ZeroDivisionError: bad luck"
+
+
+def test_gx_suite_failures_use_severity_and_baseline_parameters(tiny: TinyModel, store: MetricStore) -> None:
+    df = make_rows(1000, "2026-10-01", seed=9)
+    df.loc[:49, "amount"] = 1e9  # above the reference max, which fills {"$PARAMETER": "amount_max"}
+    df.loc[:9, "score"] = 1.5
+    tiny.write_log(df)
+    keys = by_key(run_checks(tiny.config(), DAY, store).results)
+    amount = keys[("quality", "gx.expect_column_values_to_be_between", "amount")]
+    assert amount.status is Status.WARNING and amount.value == pytest.approx(0.05)
+    score = keys[("quality", "gx.expect_column_values_to_be_between", "score")]
+    assert score.status is Status.CRITICAL and score.value == pytest.approx(0.01)
+
+
+def test_drift_override_method_and_threshold(tiny: TinyModel, store: MetricStore) -> None:
+    def change(d: dict) -> None:
+        d["drift"] = {
+            "features": {"amount": {"method": "wasserstein", "threshold": {"warning": 0.01}}, "age": {"enabled": False}}
+        }
+
+    cfg = tiny.edit(change)
+    results = run_family("drift", load_context(cfg, DAY, store))
+    keys = by_key(results)
+    amount = keys[("drift", "wasserstein", "amount")]
+    assert amount.threshold == 0.01
+    assert not any(r.subject == "age" for r in results)
+
+
+def test_rare_class_rate_noise_is_not_a_finding() -> None:
+    from watchkeeper.checks import rate_change_is_real
+
+    assert not rate_change_is_real(0.001, 1000, 0.0002, 4000)  # +400 %, one row: chance
+    assert rate_change_is_real(0.40, 1000, 0.05, 4000)  # a fraud model flagging 40 % instead of 5 %
+    assert not rate_change_is_real(0.05, 0, 0.05, 4000)
+
+
+def test_window_report_summary_is_small(tiny: TinyModel, store: MetricStore) -> None:
+    report = run_checks(tiny.config(), DAY, store)
+    summary = report.summary()
+    assert summary["n_rows"] == 1000 and summary["status"] == "ok"
+    assert sum(summary["counts"].values()) == len(report.results)
+    assert len(str(summary)) < 500
