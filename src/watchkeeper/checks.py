@@ -158,6 +158,25 @@ def drift_family(ctx: CheckContext) -> list[CheckResult]:
     return [r for r in _feature_results(ctx) if r.check == "drift"]
 
 
+def _distribution_drift(values: pd.Series, profile: dict[str, Any], role: str, column: str) -> list[CheckResult]:
+    """Drift of the score (or regression output) distribution against its reference profile."""
+    drift = analyze_features(pd.DataFrame({role: values}), {role: "numerical"}, {role: profile})
+    return [
+        CheckResult(
+            "prediction",
+            f"{role}_{r.metric}",
+            column,
+            r.value,
+            r.threshold,
+            r.status,
+            r.message.replace(role, f"{role} {column!r}", 1),
+            r.details,
+        )
+        for r in drift
+        if r.check == "drift"
+    ]
+
+
 @family("prediction")
 def prediction_family(ctx: CheckContext) -> list[CheckResult]:
     """Score drift, predicted-class rates, mean confidence and the share of low-confidence predictions."""
@@ -171,21 +190,13 @@ def prediction_family(ctx: CheckContext) -> list[CheckResult]:
     score_prof = ctx.baseline.get("score")
     if log_cfg.score and log_cfg.score in df.columns and score_prof:
         scores = pd.to_numeric(df[log_cfg.score], errors="coerce")
-        drift = analyze_features(pd.DataFrame({"score": scores}), {"score": "numerical"}, {"score": score_prof})
-        for res in drift:
-            if res.check == "drift":
-                out.append(
-                    CheckResult(
-                        "prediction",
-                        f"score_{res.metric}",
-                        log_cfg.score,
-                        res.value,
-                        res.threshold,
-                        res.status,
-                        res.message.replace("score", f"score {log_cfg.score!r}", 1),
-                        res.details,
-                    )
-                )
+        out += _distribution_drift(scores, score_prof, "score", log_cfg.score)
+    pred_prof = ctx.baseline.get("prediction")
+    if model.task is TaskType.REGRESSION and pred_prof and log_cfg.prediction in df.columns:
+        values = pd.to_numeric(df[log_cfg.prediction], errors="coerce")
+        out += _distribution_drift(values, pred_prof, "prediction", log_cfg.prediction)
+    if log_cfg.score and log_cfg.score in df.columns and score_prof:
+        scores = pd.to_numeric(df[log_cfg.score], errors="coerce")
         finite = scores.to_numpy(dtype="float64", na_value=np.nan)
         finite = finite[np.isfinite(finite)]
         ref_conf = ctx.baseline.get("confidence") or {}

@@ -199,3 +199,32 @@ def test_window_report_summary_is_small(tiny: TinyModel, store: MetricStore) -> 
     assert summary["n_rows"] == 1000 and summary["status"] == "ok"
     assert sum(summary["counts"].values()) == len(report.results)
     assert len(str(summary)) < 500
+
+
+def test_regression_output_drift(tiny: TinyModel, store: MetricStore) -> None:
+    def change(d: dict) -> None:
+        d["task"] = "regression"
+        d["predictions"]["prediction"] = "score"
+        d["predictions"]["score"] = None
+
+    cfg = tiny.edit(change)
+    df = make_rows(1000, "2026-10-01", seed=12)
+    df["score"] = df["score"] * 3 + 0.2
+    tiny.write_log(df)
+    results = run_family("prediction", load_context(cfg, DAY, store))
+    keys = by_key(results)
+    assert keys[("prediction", "prediction_psi", "score")].status is Status.CRITICAL
+    assert not any(r.metric == "class_rate_change" for r in results)  # no classes in regression
+
+
+def test_multiclass_confidence_is_the_score(tiny: TinyModel, store: MetricStore) -> None:
+    def change(d: dict) -> None:
+        d["task"] = "multiclass_classification"
+        d["predictions"]["prediction"] = "status"  # any label column works as the predicted class
+
+    cfg = tiny.edit(change)
+    df = make_rows(1000, "2026-10-01", seed=13)
+    tiny.write_log(df)
+    keys = by_key(run_family("prediction", load_context(cfg, DAY, store)))
+    assert keys[("prediction", "mean_confidence", "")].value == pytest.approx(df["score"].mean())
+    assert ("prediction", "class_rate_change", "class=ok") in keys
