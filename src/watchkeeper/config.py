@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from watchkeeper.exceptions import ConfigError
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses ~10x faster
+_RULE_KEY_RE = re.compile(r"^(quality|drift|prediction|service)\.[A-Za-z0-9_.]+(\[[^\]]*\])?$")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -299,20 +300,156 @@ class ServiceSettings(_Model):
     )
 
 
-class AlertSettings(_Model):
-    """Where findings go (Slack routing arrives with the alerting issue)."""
+class Severity(StrEnum):
+    """Severity of a finding or alert."""
 
-    channel: str | None = Field(default=None, description="Slack channel of the model, e.g. '#fraud-ml'.")
-    mentions: list[str] = Field(default_factory=list, description="Owners to mention, e.g. ['@risk-oncall'].")
-    min_severity: Literal["warning", "critical"] = Field(
-        default="warning", description="Lowest severity that is reported."
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class QuietHours(_Model):
+    """A daily period in which only critical alerts are sent (warnings wait for the next run)."""
+
+    start: str = Field(description="Start of the quiet period, HH:MM.", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(
+        description="End of the quiet period, HH:MM (may be before start: spans midnight).",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
     )
+    timezone: str = Field(default="UTC", description="IANA time zone of start/end.")
+
+
+class AlertSettings(_Model):
+    """Where findings go, and how often people hear about them."""
+
+    channel: str | None = Field(
+        default=None, description="Slack channel of the model, e.g. '#fraud-ml' (default: $WATCHKEEPER_SLACK_CHANNEL)."
+    )
+    mentions: list[str] = Field(default_factory=list, description="Owners to mention, e.g. ['@risk-oncall'].")
+    min_severity: Severity = Field(default=Severity.WARNING, description="Lowest severity that is reported.")
+    severity_channels: dict[Severity, str] = Field(
+        default_factory=dict, description="Route a severity elsewhere, e.g. {critical: '#ml-oncall'}."
+    )
+    slack_conn_id: str | None = Field(
+        default=None,
+        description="Airflow connection with the Slack bot token (default: slack_api_default, "
+        "else $WATCHKEEPER_SLACK_TOKEN).",
+    )
+    webhook_conn_id: str | None = Field(
+        default=None, description="Airflow connection with an incoming-webhook URL (alternative to a bot token)."
+    )
+    cooldown: Duration = Field(
+        default=timedelta(hours=24),
+        description="An ongoing alert posts a thread reply at most this often (sooner if its severity rises).",
+    )
+    severe_only: bool = Field(default=False, description="Only alert on critical findings.")
+    quiet_hours: QuietHours | None = Field(default=None, description="Hold warnings back during these hours.")
+
+    @field_validator("cooldown", mode="before")
+    @classmethod
+    def _parse_cooldown(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+
+class BaselineKind(StrEnum):
+    """What a metric is compared with."""
+
+    REFERENCE = "reference"
+    ROLLING = "rolling"
+    SEASONAL = "seasonal"
+
+
+class Bound(_Model):
+    """A warning and a critical level of one rule."""
+
+    warning: float | None = Field(default=None, description="Level at which the result is a warning.")
+    critical: float | None = Field(default=None, description="Level at which the result is critical.")
+
+
+class AbsoluteBounds(_Model):
+    """Absolute limits of a metric."""
+
+    min: float | None = Field(default=None, description="Values below this are findings.")
+    max: float | None = Field(default=None, description="Values above this are findings.")
+    severity: Severity = Field(default=Severity.WARNING, description="Severity of crossing a limit.")
+
+
+def _as_bound(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"warning": float(value)}
+    return value
+
+
+class Rule(_Model):
+    """How one metric is judged: relative to a baseline, and/or against absolute bounds.
+
+    ``{relative_drop: 0.10}`` alerts (warning) when the metric is 10 % below its baseline;
+    ``{relative_drop: {warning: 0.05, critical: 0.15}}`` sets both severities.
+    """
+
+    relative_drop: Bound | None = Field(default=None, description="Fraction below the baseline that is a finding.")
+    relative_rise: Bound | None = Field(default=None, description="Fraction above the baseline that is a finding.")
+    absolute: AbsoluteBounds | None = Field(default=None, description="Absolute limits.")
+    baseline: BaselineKind = Field(default=BaselineKind.REFERENCE, description="reference, rolling or seasonal.")
+    window: int = Field(default=7, ge=1, le=365, description="Rolling baseline: the last N windows.")
+    season: Literal["week", "year"] = Field(default="week", description="Seasonal baseline: a week or a year back.")
+    persist: int | None = Field(
+        default=None, ge=1, description="Consecutive degraded windows before retraining (default: retraining's)."
+    )
+
+    @field_validator("relative_drop", "relative_rise", mode="before")
+    @classmethod
+    def _number_is_warning(cls, value: Any) -> Any:
+        return _as_bound(value)
+
+
+class LabelSettings(_Model):
+    """Where ground-truth labels arrive, and when they are expected."""
+
+    source: Source = Field(description="csv, parquet or sql source of labels (sql may use :start and :end).")
+    id: str = Field(description="Column joining to predictions.id.")
+    label: str = Field(description="Column with the true label (class or value).")
+    delay: Duration = Field(default=timedelta(days=3), description="Expected label delay, e.g. '3d'.")
+    min_coverage: float = Field(
+        default=0.8, gt=0, le=1, description="Share of a window's predictions that need a label before it is scored."
+    )
+
+    @field_validator("delay", mode="before")
+    @classmethod
+    def _parse_delay(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+
+class PerformanceSettings(_Model):
+    """Performance once labels arrive: metrics, intervals, segments, rules."""
+
+    labels: LabelSettings = Field(description="The labels source.")
+    min_samples: int = Field(default=200, ge=1, description="Windows with fewer labelled rows are not judged.")
+    confidence_level: float = Field(default=0.95, gt=0.5, lt=1, description="Confidence level of the intervals.")
+    segments: list[str] = Field(default_factory=list, description="Columns to break performance down by.")
+    segment_metric: str | None = Field(
+        default=None, description="Metric compared across segments (default: recall, macro_f1 or mae by task)."
+    )
+    segment_alpha: float = Field(default=0.05, gt=0, lt=1, description="Family-wise error rate across segments.")
+    rules: dict[str, Rule] = Field(
+        default_factory=dict, description="Rules per performance metric, e.g. {accuracy: {relative_drop: 0.10}}."
+    )
+    change_detection: bool = Field(default=True, description="Flag slow declines with a Page-Hinkley detector.")
 
 
 class RetrainingSettings(_Model):
-    """Which DAG retrains the model (triggering arrives with the performance issue)."""
+    """Which DAG retrains the model, and when."""
 
     dag_id: str | None = Field(default=None, description="Airflow DAG id of the retraining pipeline.")
+    after_windows: int = Field(
+        default=3, ge=1, description="Trigger when a rule is degraded this many consecutive windows."
+    )
+    cooldown: Duration = Field(default=timedelta(days=7), description="Minimum time between two triggers.")
+    severity: Severity = Field(default=Severity.CRITICAL, description="Lowest severity that counts as degraded.")
+
+    @field_validator("cooldown", mode="before")
+    @classmethod
+    def _parse_cooldown(cls, value: Any) -> timedelta:
+        return parse_duration(value)
 
 
 class ModelConfig(_Model):
@@ -335,6 +472,14 @@ class ModelConfig(_Model):
         default_factory=PredictionSettings, description="Prediction drift and confidence checks."
     )
     service: ServiceSettings = Field(default_factory=ServiceSettings, description="Service-health checks.")
+    performance: PerformanceSettings | None = Field(
+        default=None, description="Performance on ground-truth labels (omit when labels never arrive)."
+    )
+    rules: dict[str, Rule] = Field(
+        default_factory=dict,
+        description="Baseline rules for monitor metrics, keyed 'check.metric' or 'check.metric[subject]', "
+        "e.g. {'service.latency_p95_ms': {relative_rise: 0.5, baseline: rolling}}.",
+    )
     alerts: AlertSettings = Field(default_factory=AlertSettings, description="Alert routing.")
     retraining: RetrainingSettings = Field(default_factory=RetrainingSettings, description="Retraining target.")
 
@@ -365,6 +510,19 @@ class ModelConfig(_Model):
     def _cross_checks(self) -> ModelConfig:
         if self.task is TaskType.BINARY_CLASSIFICATION and self.predictions.score is None:
             raise ValueError("predictions.score is required for binary_classification -- name the probability column")
+        if self.performance is not None:
+            bad_segments = sorted(set(self.performance.segments) - set(self.predictions.columns()))
+            if bad_segments:
+                raise ValueError(
+                    f"performance.segments names {bad_segments} which are not prediction-log columns -- "
+                    "use feature or role column names"
+                )
+        for key in self.rules:
+            if not _RULE_KEY_RE.match(key):
+                raise ValueError(
+                    f"rules key {key!r} is not 'check.metric' or 'check.metric[subject]' -- "
+                    "e.g. 'service.latency_p95_ms' or 'drift.psi[amount]'"
+                )
         unknown = sorted(set(self.drift.features) - set(self.predictions.features))
         if unknown:
             raise ValueError(
