@@ -42,6 +42,7 @@ class CheckContext:
     frame: Frame
     baseline: dict[str, Any]
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    store: MetricStore | None = None
 
     @property
     def df(self) -> pd.DataFrame:
@@ -315,14 +316,21 @@ def load_context(
     """Read the window and the (possibly rebuilt) baseline."""
     _, baseline = ensure_baseline(config, store)
     frame = read_window(config, window)
-    return CheckContext(config, window, frame, baseline, now or datetime.now(UTC))
+    return CheckContext(config, window, frame, baseline, now or datetime.now(UTC), store)
 
 
 def run_family(name: str, ctx: CheckContext) -> list[CheckResult]:
     """Run one family; a crash of the check itself becomes an ``error`` result, never a silent pass."""
     func = get_family(name)
     try:
-        return func(ctx)
+        results = func(ctx)
+        if ctx.config.model.rules and ctx.store is not None:
+            from watchkeeper.rules import apply_rules
+
+            results = apply_rules(
+                results, ctx.config.model.rules, model=ctx.config.model.name, window=ctx.window, store=ctx.store
+            )
+        return results
     except Exception as exc:  # a bug or odd data must show as a failed check, not as a healthy model
         log.exception("model=%s window=%s: check family %s failed", ctx.config.model.name, ctx.window.as_dict(), name)
         msg = f"monitoring failed: the {name} checks raised {type(exc).__name__}: {exc}"

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 #: Model name of the demo (``dags/models/demo_fraud.yaml``).
 MODEL = "demo_fraud"
 #: Bumped whenever the generated data changes, so that old data on disk is regenerated.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 #: Folder of the demo data under the state folder (the YAML config reads it from there).
 DATA_SUBDIR = Path("demo_data") / MODEL
 
@@ -108,6 +108,22 @@ FAULTS: list[Fault] = [
         f"inference latency x{LATENCY_FACTOR:g} (p95 ~600 ms instead of ~120 ms) after a bad deployment",
     ),
 ]
+
+#: Concept drift: from this day on, fraudsters use a new tactic the model never learned -- small
+#: purchases of digital goods and gaming credit. Those rows are fraud far more often, while the
+#: features and scores look exactly as before: only the labels (arriving days later) reveal it.
+CONCEPT_DRIFT_DAY = 20
+CONCEPT_DRIFT_CATEGORIES = ("digital_goods", "gaming")
+#: Extra fraud probability among the targeted rows: ramps up by this much per day, up to the cap.
+CONCEPT_DRIFT_STEP = 0.08
+CONCEPT_DRIFT_CAP = 0.40
+
+
+def concept_drift_rate(day: date, start: date = DEFAULT_START) -> float:
+    """Probability that a targeted row is (new-tactic) fraud on ``day``; 0 before the drift begins."""
+    n = (day - start).days + 1 - CONCEPT_DRIFT_DAY + 1
+    return 0.0 if n <= 0 else min(CONCEPT_DRIFT_CAP, CONCEPT_DRIFT_STEP * n)
+
 
 # --------------------------------------------------------------------------- the data-generating process
 
@@ -292,6 +308,14 @@ def reference_frame(*, start: date = DEFAULT_START, rows: int = 20_000, seed: in
 def _day_with_labels(day: date, *, start: date, rows_per_day: int, seed: int, inject_faults: bool) -> pd.DataFrame:
     rng = np.random.default_rng([seed, _STREAM_DAY, day.toordinal()])
     frame = _traffic(rng, rows_per_day, day, 1, f"pred-{day:%Y%m%d}")
+    rate = concept_drift_rate(day, start)
+    if rate > 0:  # the world changes, not the log: applied with or without logging faults
+        drift_rng = np.random.default_rng([seed, _STREAM_FAULT, 99, day.toordinal()])
+        targeted = frame["merchant_category"].isin(CONCEPT_DRIFT_CATEGORIES).to_numpy() & (
+            frame["amount"].to_numpy() < 150
+        )
+        new_fraud = targeted & (drift_rng.random(len(frame)) < rate)
+        frame.loc[new_fraud, "label"] = 1
     if inject_faults:
         for number, fault in enumerate(FAULTS):
             if fault.active_on(day, start):
