@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from support import TinyModel, make_rows
 
+from support import TinyModel, make_rows
 from watchkeeper.config import Rule
 from watchkeeper.results import CheckResult, Status, Window
 from watchkeeper.rules import apply_rules, consecutive_degraded, find_rule, judge_rule
