@@ -105,6 +105,10 @@ def build_baseline(config: LoadedConfig, df: pd.DataFrame | None = None) -> dict
         payload["class_rates"] = class_rates(df[log_cfg.prediction])
     elif model.task is TaskType.REGRESSION and log_cfg.prediction in df.columns:
         payload["prediction"] = profile_numerical(pd.to_numeric(df[log_cfg.prediction], errors="coerce"))
+    if model.performance is not None:
+        from watchkeeper.scoring import reference_performance
+
+        payload["performance"] = reference_performance(config, df)
     if model.quality.volume.expected_rows_per_day:
         payload["rows_per_day"] = model.quality.volume.expected_rows_per_day
     elif log_cfg.timestamp in df.columns:

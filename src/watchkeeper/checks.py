@@ -225,6 +225,10 @@ def prediction_family(ctx: CheckContext) -> list[CheckResult]:
                     {"reference": ref_conf.get("low_share")},
                 )
             )
+    if model.performance is not None:
+        from watchkeeper.scoring import estimated_results
+
+        out += estimated_results(ctx.config, df, ctx.baseline)  # labels pending: estimate from calibrated scores
     ref_rates = ctx.baseline.get("class_rates")
     if model.task is not TaskType.REGRESSION and ref_rates and log_cfg.prediction in df.columns:
         cur_rates = class_rates(df[log_cfg.prediction])

@@ -44,6 +44,15 @@ def deep_problems(loaded: LoadedConfig) -> list[str]:
     except WatchkeeperError as exc:
         text = str(exc)
         problems.append(text if text.startswith(str(path)) else f"{path}: quality.suite: {text}")
+    retrain = model.retraining.dag_id
+    if retrain:
+        known = dag_ids_near(loaded)
+        if known is not None and retrain not in known:
+            import difflib
+
+            close = difflib.get_close_matches(retrain, sorted(known), n=1)
+            fix = f"did you mean '{close[0]}'?" if close else "create that DAG or fix the id"
+            problems.append(f"{path}: retraining.dag_id: no DAG '{retrain}' in {path.parent.parent} -- {fix}")
     columns = reference_columns(loaded)
     if columns is not None:
         import difflib
@@ -54,6 +63,24 @@ def deep_problems(loaded: LoadedConfig) -> list[str]:
                 fix = f"did you mean '{close[0]}'?" if close else "add it to the reference data or remove the feature"
                 problems.append(f"{path}: predictions.features.{name}: column not in the reference data -- {fix}")
     return problems
+
+
+_DAG_IDS: dict[Path, set[str]] = {}
+
+
+def dag_ids_near(loaded: LoadedConfig) -> set[str] | None:
+    """DAG ids defined in the DAG folder that holds the config's folder (``dags/`` for ``dags/models``).
+
+    Parsed once per folder with Airflow's DagBag; None when the config does not live in a DAG folder.
+    """
+    folder = loaded.path.resolve().parent.parent
+    if not any(folder.glob("*.py")):
+        return None
+    if folder not in _DAG_IDS:
+        from airflow.dag_processing.dagbag import DagBag
+
+        _DAG_IDS[folder] = set(DagBag(dag_folder=str(folder)).dag_ids)
+    return _DAG_IDS[folder]
 
 
 def reference_columns(loaded: LoadedConfig) -> list[str] | None:

@@ -244,6 +244,9 @@ def reference_fingerprint(config: LoadedConfig, df: pd.DataFrame | None = None) 
     digest.update(config.model.predictions.model_dump_json(exclude={"source"}).encode())
     digest.update(config.model.prediction_checks.model_dump_json().encode())
     digest.update(config.model.quality.volume.model_dump_json().encode())
+    digest.update(f"{config.model.task}".encode())
+    if config.model.performance is not None:  # reference performance and the calibrator depend on these
+        digest.update(config.model.performance.labels.label.encode())
     cheap = reader_for(source.kind).fingerprint(source, config.base_dir)
     if cheap is None:
         frame = df if df is not None else read_reference(config)

@@ -14,6 +14,7 @@ import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from watchkeeper import settings
 
@@ -64,6 +65,76 @@ def run_monitor(day: date, env: dict[str, str], logs: Path) -> tuple[int, Path]:
     return airflow(["dags", "test", f"monitor__{DEMO_MODEL}", run_after.isoformat()], env, log_file), log_file
 
 
+def run_performance(day: date, env: dict[str, str], logs: Path) -> tuple[int, Path]:
+    """``airflow dags test performance__demo_fraud``: a scheduled run that scores ``day`` (labels 3 days later).
+
+    A run after the interval [day + 3, day + 4) scores the prediction window shifted back by the label
+    delay: [day, day + 1).
+    """
+    log_file = logs / f"performance__{DEMO_MODEL}__{day.isoformat()}.log"
+    run_after = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=4)
+    return airflow(["dags", "test", f"performance__{DEMO_MODEL}", run_after.isoformat()], env, log_file), log_file
+
+
+def backfill_performance(days: list[date]) -> list[str]:
+    """Score earlier windows in-process (the same ``score_window`` the DAG calls) to build the history
+    that baselines, persistence and the change detector look at."""
+    from watchkeeper.config import find_config
+    from watchkeeper.scoring import score_window
+    from watchkeeper.store import MetricStore
+
+    config = find_config(DEMO_MODEL, settings.config_dir())
+    store = MetricStore()
+    store.migrate()
+    lines = []
+    for day in days:
+        report = score_window(config, day_window(day), store)
+        recall = next((r for r in report.results if r.metric == "recall"), None)
+        mark = f"recall {recall.value:.2f} ({recall.status})" if recall is not None and recall.value else report.reason
+        lines.append(f"{day:%m-%d} {mark}")
+    return lines
+
+
+def day_window(day: date) -> Any:
+    """The UTC day as a window."""
+    from watchkeeper.results import Window
+
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return Window(start, start + timedelta(days=1))
+
+
+def retraining_summary(env: dict[str, str], logs: Path) -> list[str]:
+    """What the performance DAG triggered: the audit row, the queued Airflow run, and that run executed."""
+    import json
+
+    from watchkeeper.store import MetricStore
+
+    lines = []
+    triggers = MetricStore().retrain_triggers(DEMO_MODEL)
+    if not triggers:
+        return ["no retraining was triggered"]
+    last = triggers[0]
+    lines.append(f"performance__{DEMO_MODEL} triggered {last.dag_id}: {last.reason}")
+    listing = logs / "retrain_runs.json"
+    airflow(["dags", "list-runs", last.dag_id, "-o", "json"], env, listing)
+    try:
+        text = listing.read_text()
+        runs = json.loads(text[text.index("[") :])
+        lines.append(
+            f"Airflow has {len(runs)} run(s) of {last.dag_id}: "
+            + ", ".join(f"{r['run_id']} ({r['state']})" for r in runs)
+        )
+    except (ValueError, KeyError):
+        lines.append(f"(could not list runs of {last.dag_id}; see {listing})")
+    log_file = logs / f"{last.dag_id}.log"
+    code = airflow(["dags", "test", last.dag_id, "--conf", json.dumps(last.conf)], env, log_file)
+    lines.append(
+        f"ran {last.dag_id} with that conf: {'success' if code == 0 else f'FAILED (exit {code})'} (log: {log_file})"
+    )
+    lines.append("conf: " + json.dumps({k: last.conf[k] for k in ("model", "reason", "window")}))
+    return lines
+
+
 def summarise(days: list[date]) -> str:
     """Readable summary of the stored results of each day's window."""
     from watchkeeper.reporting import render_text
@@ -87,6 +158,20 @@ def summarise(days: list[date]) -> str:
     return "\n\n".join(parts)
 
 
+def summarise_performance(day: date) -> str:
+    """Readable performance results of ``day``'s window."""
+    from watchkeeper.reporting import render_text
+    from watchkeeper.store import MetricStore
+
+    window = day_window(day)
+    rows = MetricStore().metrics(DEMO_MODEL, window=window, check="performance")
+    results = [r.to_result() for r in rows]
+    text = render_text(DEMO_MODEL + " performance", window, results)
+    keys = {"recall", "precision", "roc_auc", "label_coverage"}
+    values = ", ".join(f"{r.metric} {r.value:.3f}" for r in results if r.metric in keys and r.value is not None)
+    return f"{text}\n  measured: {values}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Generate data, run the monitor DAG for a clean and a faulty day, print what was found."""
     from watchkeeper.demo.generate import CLEAN_DAY, FAULTS, FAULTY_DAY, generate
@@ -94,6 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m watchkeeper.demo.run", description=__doc__)
     parser.add_argument("--days", nargs="*", type=date.fromisoformat, help="days to monitor (default: clean, faulty)")
     parser.add_argument("--dags-folder", type=Path, default=Path.cwd() / "dags")
+    parser.add_argument(
+        "--performance-day",
+        type=date.fromisoformat,
+        default=date(2026, 10, 27),
+        help="prediction day scored by the performance DAG (labels must exist)",
+    )
     args = parser.parse_args(argv)
     days = args.days or [CLEAN_DAY, FAULTY_DAY]
     began = time.monotonic()
@@ -101,19 +192,24 @@ def main(argv: list[str] | None = None) -> int:
     logs = settings.state_dir() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
 
-    print(f"[1/3] generating demo data in {demo_data_dir()}")
+    print(f"[1/5] generating demo data in {demo_data_dir()}")
     generate(demo_data_dir())
     for fault in FAULTS:
         print(f"      injected from day {fault.day:>2}: {fault.name} ({fault.column}) -- {fault.description}")
 
     env = airflow_env(dags_folder)
-    print(f"[2/3] preparing embedded Airflow in {env['AIRFLOW_HOME']} (SQLite metadata DB)")
+    print(f"[2/5] preparing embedded Airflow in {env['AIRFLOW_HOME']} (SQLite metadata DB)")
     code = airflow(["db", "migrate"], env, logs / "airflow_db_migrate.log")
     if code != 0:
         print(f"airflow db migrate failed (exit {code}); see {logs / 'airflow_db_migrate.log'}", file=sys.stderr)
         return code
 
-    print("[3/3] running the real monitor DAG with `airflow dags test`")
+    code = airflow(["dags", "reserialize"], env, logs / "airflow_dags_reserialize.log")
+    if code != 0:
+        print(f"airflow dags reserialize failed (exit {code}); see {logs / 'airflow_dags_reserialize.log'}")
+        return code
+
+    print("[3/5] running the real monitor DAG with `airflow dags test`")
     failed = False
     for day in days:
         t0 = time.monotonic()
@@ -123,6 +219,25 @@ def main(argv: list[str] | None = None) -> int:
         failed |= code != 0
 
     print("\n" + summarise(days))
+
+    perf_day = args.performance_day
+    history = [perf_day - timedelta(days=n) for n in range(perf_day.day - 1, 0, -1)]
+    print("\n[4/5] performance on ground truth (labels arrive 3 days late; concept drift from 10-20)")
+    print(f"      history: scoring {history[0]:%m-%d}..{history[-1]:%m-%d} in-process (same code as the DAG)")
+    for line in backfill_performance(history)[-8:]:
+        print(f"        {line}")
+    t0 = time.monotonic()
+    code, log_file = run_performance(perf_day, env, logs)
+    state = "success" if code == 0 else f"FAILED (exit {code})"
+    print(
+        f"      performance__{DEMO_MODEL} for {perf_day}: {state} in {time.monotonic() - t0:.0f} s  (log: {log_file})"
+    )
+    failed |= code != 0
+    print("\n" + summarise_performance(perf_day))
+
+    print("\n[5/5] retraining")
+    for line in retraining_summary(env, logs):
+        print(f"      {line}")
     print(f"\nalerts: {settings.state_dir() / 'alerts.jsonl'}")
     print(f"metric store: {settings.mask_url(settings.database_url())}")
     print(f"demo finished in {time.monotonic() - began:.0f} s")

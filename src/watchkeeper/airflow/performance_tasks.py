@@ -1,0 +1,134 @@
+"""Task bodies of the performance DAG: score windows whose labels arrived, report, decide on retraining.
+
+Imported while Airflow parses DAG files: heavy libraries are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from watchkeeper.config import LoadedConfig, load_config
+from watchkeeper.results import Window
+
+log = logging.getLogger(__name__)
+
+
+def windows_for_run(config: LoadedConfig, context: Any) -> list[Window]:
+    """Prediction windows to score in this run.
+
+    An asset event from the label pipeline may name windows in its ``extra`` (``{"start": ISO, "end": ISO}``);
+    otherwise the run's data interval shifted back by the expected label delay is scored.
+    """
+    windows: list[Window] = []
+    events = context.get("triggering_asset_events") or {}
+    for asset_events in events.values():
+        for event in asset_events:
+            extra = getattr(event, "extra", None) or {}
+            if "start" in extra and "end" in extra:
+                windows.append(Window.parse(str(extra["start"]), str(extra["end"])))
+    if windows:
+        return sorted(set(windows), key=lambda w: w.start)
+    perf = config.model.performance
+    assert perf is not None
+    start, end = context["data_interval_start"], context["data_interval_end"]
+    if start is None or end is None or end <= start:
+        raise ValueError(f"the run has no usable data interval ({start}..{end}) and no asset event names a window")
+    delay = perf.labels.delay
+    return [Window(start - delay, end - delay)]
+
+
+def _store() -> Any:
+    from watchkeeper.store import MetricStore
+
+    store = MetricStore()
+    store.migrate()
+    return store
+
+
+def score(config_path: str, context: Any) -> dict[str, Any]:
+    """Score every window of the run; skip (with the reason) when none has enough labels."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from watchkeeper.scoring import score_window
+
+    config = load_config(Path(config_path))
+    store = _store()
+    scored, waiting = [], []
+    for window in windows_for_run(config, context):
+        report = score_window(config, window, store)
+        entry = {
+            "window": window.as_dict(),
+            "scored": report.scored,
+            "reason": report.reason,
+            "coverage": report.coverage,
+            "results": [r.as_dict() for r in report.results],
+        }
+        (scored if report.scored else waiting).append(entry)
+        log.info("model=%s window=%s: %s", config.model.name, window.as_dict(), report.reason)
+    if not scored:
+        reasons = "; ".join(f"{w['window']['start']}: {w['reason']}" for w in waiting)
+        raise AirflowSkipException(f"no window could be scored yet -- {reasons}")
+    return {"scored": scored, "waiting": [{k: v for k, v in w.items() if k != "results"} for w in waiting]}
+
+
+def score_and_report(config_path: str, context: Any) -> dict[str, Any]:
+    """Score the run's windows, then report their findings."""
+    summary = score(config_path, context)
+    summary["report"] = report(config_path, summary, context)
+    return summary
+
+
+def report(config_path: str, summary: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Report performance findings of each scored window (task log, alert file, alert sinks)."""
+    from watchkeeper.airflow.tasks import _from_dict
+    from watchkeeper.reporting import alert_record, log_findings, render_text, write_alert
+
+    config = load_config(Path(config_path))
+    out = []
+    for entry in summary["scored"]:
+        window = Window.parse(entry["window"]["start"], entry["window"]["end"])
+        results = [_from_dict(r) for r in entry["results"]]
+        log_findings(config.model.name, window, results)
+        log.info("\n%s", render_text(config.model.name, window, results))
+        record = alert_record(
+            config.model.name,
+            window,
+            results,
+            run_id=str(context["run_id"]),
+            owner=config.model.owner,
+            mentions=config.model.alerts.mentions,
+        )
+        record["kind"] = "performance"
+        write_alert(record)  # FIXME(lead): key by kind once alerting lands
+        out.append({"window": entry["window"], "status": record["status"], "findings": len(record["findings"])})
+    return {"windows": out}
+
+
+def decide_retraining(config_path: str, summary: dict[str, Any], context: Any) -> dict[str, Any] | bool:
+    """The conf for the retraining DAG when retraining is due; False (short-circuit) otherwise."""
+    from watchkeeper.airflow.tasks import _from_dict
+    from watchkeeper.retraining import decide
+
+    config = load_config(Path(config_path))
+    store = _store()
+    latest = max(summary["scored"], key=lambda e: e["window"]["start"])
+    window = Window.parse(latest["window"]["start"], latest["window"]["end"])
+    results = [_from_dict(r) for r in latest["results"]]
+    decision = decide(config, window, results, store, now=datetime.now(UTC), run_url=run_url(context))
+    log.info("model=%s retraining: %s", config.model.name, decision.reason)
+    return decision.conf if decision.trigger else False
+
+
+def run_url(context: Any) -> str | None:
+    """Link to this DAG run in the Airflow UI (from ``[api] base_url``)."""
+    try:
+        from airflow.configuration import conf
+
+        base = conf.get("api", "base_url", fallback="http://localhost:8080").rstrip("/")
+        ti = context["ti"]
+        return f"{base}/dags/{ti.dag_id}/runs/{context['run_id']}"
+    except Exception:  # a missing link must never fail the task
+        return None

@@ -1,0 +1,304 @@
+"""Score a prediction window on its ground-truth labels: coverage, metrics with intervals, segments,
+baseline rules and change detection. The performance DAG and ``watchkeeper check`` both call
+:func:`score_window`; results are recorded as the window's ``performance`` rows (replacing earlier
+ones, so labels that arrive late recompute the window idempotently).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from watchkeeper.baseline import ensure_baseline
+from watchkeeper.config import TaskType
+from watchkeeper.labels import TRUE, join_labels, read_labels
+from watchkeeper.results import CheckResult, Status, Window
+from watchkeeper.rules import apply_rules
+from watchkeeper.sources import read_window
+
+if TYPE_CHECKING:
+    from watchkeeper.config import LoadedConfig
+    from watchkeeper.store import MetricStore
+
+log = logging.getLogger(__name__)
+
+CHECK = "performance"
+#: Metrics whose history is watched by the change detector (when the task has them).
+TREND_METRICS = {
+    TaskType.BINARY_CLASSIFICATION: ("recall", "precision", "roc_auc", "accuracy"),
+    TaskType.MULTICLASS_CLASSIFICATION: ("accuracy", "macro_f1"),
+    TaskType.REGRESSION: ("mae", "rmse"),
+}
+DEFAULT_SEGMENT_METRIC = {
+    TaskType.BINARY_CLASSIFICATION: "recall",
+    TaskType.MULTICLASS_CLASSIFICATION: "macro_f1",
+    TaskType.REGRESSION: "mae",
+}
+
+
+@dataclass
+class PerformanceReport:
+    """The outcome of scoring one window."""
+
+    model: str
+    window: Window
+    scored: bool
+    reason: str
+    coverage: float
+    n_labelled: int
+    results: list[CheckResult]
+
+
+def _result(
+    metric: str,
+    value: float | None,
+    status: Status,
+    message: str,
+    *,
+    subject: str = "",
+    threshold: float | None = None,
+    **details: Any,
+) -> CheckResult:
+    return CheckResult(CHECK, metric, subject, value, threshold, status, message, details)
+
+
+def reference_performance(config: LoadedConfig, reference: pd.DataFrame) -> dict[str, Any] | None:
+    """Performance on the reference (validation) data, and a score calibrator for estimation.
+
+    Needs the label column (``performance.labels.label``) in the reference data; None otherwise.
+    """
+    from watchkeeper.performance import compute_metrics
+
+    model = config.model
+    perf = model.performance
+    if perf is None or perf.labels.label not in reference.columns:
+        return None
+    log_cfg = model.predictions
+    y_score = reference[log_cfg.score] if log_cfg.score and log_cfg.score in reference.columns else None
+    if log_cfg.prediction not in reference.columns:
+        return None
+    values = compute_metrics(
+        str(model.task),
+        reference[perf.labels.label],
+        reference[log_cfg.prediction],
+        y_score,
+        positive_label=model.prediction_checks.positive_class,
+    )
+    out: dict[str, Any] = {"metrics": {k: v.value for k, v in values.items() if v.value is not None}}
+    if model.task is TaskType.BINARY_CLASSIFICATION and y_score is not None:
+        from watchkeeper.performance import Calibrator
+
+        try:
+            calibrator = Calibrator.fit(
+                np.asarray(y_score, dtype="float64"),
+                reference[perf.labels.label],
+                positive_label=model.prediction_checks.positive_class,
+            )
+            out["calibrator"] = calibrator.to_dict()
+        except Exception as exc:  # estimation is optional: a reference that cannot calibrate only disables it
+            log.warning("model=%s: no score calibration (%s); estimated performance disabled", model.name, exc)
+    return out
+
+
+def estimated_results(config: LoadedConfig, df: pd.DataFrame, baseline: dict[str, Any]) -> list[CheckResult]:
+    """``estimated_*`` metrics of a window from calibrated scores (binary classifiers, labels pending)."""
+    from watchkeeper.performance import Calibrator, estimate_performance
+
+    model = config.model
+    perf_ref = baseline.get("performance") or {}
+    log_cfg = model.predictions
+    if (
+        model.task is not TaskType.BINARY_CLASSIFICATION
+        or "calibrator" not in perf_ref
+        or df.empty
+        or not log_cfg.score
+        or log_cfg.score not in df.columns
+    ):
+        return []
+    calibrator = Calibrator.from_dict(perf_ref["calibrator"])
+    scores = pd.to_numeric(df[log_cfg.score], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    keep = np.isfinite(scores)
+    preds = df[log_cfg.prediction].to_numpy()[keep] if log_cfg.prediction in df.columns else None
+    estimates = estimate_performance(calibrator, scores[keep], preds)
+    reference = perf_ref.get("metrics", {})
+    out = []
+    for name, value in estimates.items():
+        plain = name.removeprefix("estimated_")
+        ref = reference.get(plain)
+        msg = f"estimated {plain} {value:.3f}" + (f" (reference {ref:.3f})" if ref is not None else "")
+        out.append(
+            CheckResult("prediction", name, "", value, None, Status.OK, msg, {"reference": ref, "n": int(keep.sum())})
+        )
+    return out
+
+
+def _trend_results(
+    config: LoadedConfig, window: Window, current: dict[str, float], store: MetricStore
+) -> list[CheckResult]:
+    from watchkeeper.performance import detect, metric_info
+
+    out = []
+    for name in TREND_METRICS[config.model.task]:
+        if name not in current:
+            continue
+        rows = store.metrics(config.model.name, end=window.start, check=CHECK, metric=name, subject="")
+        series = [r.value for r in rows if r.status is not Status.SKIPPED] + [current[name]]
+        direction = "decrease" if metric_info(name).higher_is_better else "increase"
+        result = detect(series, direction=direction)
+        status = Status.WARNING if result.alarm else Status.OK
+        out.append(
+            _result(
+                f"{name}_trend",
+                result.statistic,
+                status,
+                result.message,
+                threshold=result.threshold,
+                windows=len(series),
+                alarm_index=result.index,
+                method="page_hinkley",
+            )
+        )
+    return out
+
+
+def score_window(config: LoadedConfig, window: Window, store: MetricStore, *, record: bool = True) -> PerformanceReport:
+    """Score ``window`` on its labels and (by default) record the results as its performance rows."""
+    from watchkeeper.performance import compute_metrics, confidence_intervals, segment_findings, validate_labels
+
+    model = config.model
+    perf = model.performance
+    if perf is None:
+        raise ValueError(f"model {model.name} has no performance section")
+    _, baseline = ensure_baseline(config, store)
+    frame = read_window(config, window)
+    labels = read_labels(config, window)
+    join = join_labels(
+        frame.df, labels, prediction_id=model.predictions.id, label_id=perf.labels.id, label=perf.labels.label
+    )
+    results: list[CheckResult] = []
+    coverage_status = Status.OK if join.coverage >= perf.labels.min_coverage else Status.SKIPPED
+    results.append(
+        _result(
+            "label_coverage",
+            join.coverage,
+            coverage_status,
+            f"{join.n_labelled} of {join.n_predictions} predictions labelled ({join.coverage:.0%}; "
+            f"minimum {perf.labels.min_coverage:.0%})",
+            threshold=perf.labels.min_coverage,
+            **join.stats(),
+        )
+    )
+    if join.conflicts:
+        results.append(
+            _result(
+                "label_conflicts",
+                float(join.conflicts),
+                Status.WARNING,
+                f"{join.conflicts} prediction ids have conflicting labels (the last one was kept)",
+            )
+        )
+
+    def finish(scored: bool, reason: str, n: int) -> PerformanceReport:
+        if record:
+            store.record_results(model.name, window, results, checks={CHECK})
+        return PerformanceReport(model.name, window, scored, reason, join.coverage, n, results)
+
+    if join.n_predictions == 0:
+        return finish(False, "no predictions in window", 0)
+    if coverage_status is Status.SKIPPED:
+        return finish(
+            False,
+            f"label coverage {join.coverage:.0%} is below the minimum "
+            f"{perf.labels.min_coverage:.0%}: waiting for labels (expected after {perf.labels.delay})",
+            join.n_labelled,
+        )
+    df = join.df
+    positive = model.prediction_checks.positive_class
+    report = validate_labels(
+        str(model.task), df[TRUE], positive_label=positive, classes=(baseline.get("class_rates") or {}).keys() or None
+    )
+    if report.n_invalid:
+        results.append(
+            _result(
+                "unexpected_labels",
+                float(report.n_invalid),
+                Status.WARNING,
+                report.message,
+                examples=report.examples if hasattr(report, "examples") else None,
+            )
+        )
+        df = df[report.valid_mask].reset_index(drop=True)
+    if len(df) < perf.min_samples:
+        results.append(
+            _result(
+                "sample_size",
+                float(len(df)),
+                Status.SKIPPED,
+                f"{len(df)} labelled rows < min_samples {perf.min_samples}: not judged",
+                threshold=float(perf.min_samples),
+            )
+        )
+        return finish(False, f"only {len(df)} usable labelled rows (minimum {perf.min_samples})", len(df))
+    y_true, y_pred = df[TRUE], df[model.predictions.prediction]
+    y_score = df[model.predictions.score] if model.predictions.score else None
+    values = compute_metrics(str(model.task), y_true, y_pred, y_score, positive_label=positive)
+    intervals = confidence_intervals(
+        str(model.task), y_true, y_pred, y_score, list(values), level=perf.confidence_level, positive_label=positive
+    )
+    reference = (baseline.get("performance") or {}).get("metrics", {})
+    estimates = {
+        r.metric.removeprefix("estimated_"): r.value
+        for r in store.metrics(model.name, window=window, check="prediction")
+        if r.metric.startswith("estimated_") and r.value is not None
+    }
+    current: dict[str, float] = {}
+    for name, mv in values.items():
+        if mv.value is None:
+            results.append(_result(name, None, Status.SKIPPED, f"{name} undefined: {mv.reason}", n=mv.n))
+            continue
+        current[name] = mv.value
+        lo, hi = intervals.get(name, (None, None))
+        details: dict[str, Any] = {"n": mv.n, "ci": [lo, hi], "reference": reference.get(name)}
+        msg = f"{name} {mv.value:.4g}"
+        if lo is not None and hi is not None:
+            msg += f" [{lo:.3g}, {hi:.3g}]"
+        if name in estimates:
+            details["estimated"] = estimates[name]
+            details["estimation_error"] = estimates[name] - mv.value
+        results.append(_result(name, mv.value, Status.OK, msg, **details))
+    if perf.segments:
+        metric = perf.segment_metric or DEFAULT_SEGMENT_METRIC[model.task]
+        seg_df = df.rename(columns={TRUE: "__y_true__"})
+        for seg in segment_findings(
+            seg_df,
+            perf.segments,
+            task=str(model.task),
+            metric=metric,
+            y_true_col="__y_true__",
+            y_pred_col=model.predictions.prediction,
+            y_score_col=model.predictions.score,
+            alpha=perf.segment_alpha,
+            positive_label=positive,
+        ):
+            status = Status.WARNING if seg.is_finding else (Status.SKIPPED if seg.p_value is None else Status.OK)
+            results.append(
+                _result(
+                    f"segment_{metric}",
+                    seg.metric_value,
+                    status,
+                    seg.message,
+                    subject=f"{seg.column}={seg.value}",
+                    n=seg.n,
+                    overall=seg.overall,
+                    p_value=seg.p_value,
+                    p_adjusted=seg.p_adjusted,
+                )
+            )
+    results = apply_rules(results, perf.rules, model=model.name, window=window, store=store, reference=reference)
+    if perf.change_detection:
+        results += _trend_results(config, window, current, store)
+    return finish(True, f"scored {len(df)} labelled predictions ({join.coverage:.0%} coverage)", len(df))
