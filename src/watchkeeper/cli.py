@@ -175,6 +175,13 @@ def cmd_check(args: argparse.Namespace) -> int:
             n_rows=report.n_rows,
             summary=report.summary(),
         )
+    if loaded.model.performance is not None:
+        from watchkeeper.scoring import score_window
+
+        perf = score_window(loaded, window, store, record=not args.dry_run)
+        report.results += perf.results
+        if not perf.scored:
+            print(f"performance not scored: {perf.reason}", file=sys.stderr)
     if args.json:
         for r in report.results:
             row = {

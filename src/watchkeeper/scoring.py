@@ -127,6 +127,8 @@ def estimated_results(config: LoadedConfig, df: pd.DataFrame, baseline: dict[str
     reference = perf_ref.get("metrics", {})
     out = []
     for name, value in estimates.items():
+        if value is None:  # e.g. precision when nothing is predicted positive
+            continue
         plain = name.removeprefix("estimated_")
         ref = reference.get(plain)
         msg = f"estimated {plain} {value:.3f}" + (f" (reference {ref:.3f})" if ref is not None else "")
@@ -218,9 +220,7 @@ def score_window(config: LoadedConfig, window: Window, store: MetricStore, *, re
         )
     df = join.df
     positive = model.prediction_checks.positive_class
-    report = validate_labels(
-        str(model.task), df[TRUE], positive_label=positive, classes=(baseline.get("class_rates") or {}).keys() or None
-    )
+    report = validate_labels(str(model.task), df[TRUE], positive_label=positive, classes=None)
     if report.n_invalid:
         results.append(
             _result(
@@ -228,7 +228,7 @@ def score_window(config: LoadedConfig, window: Window, store: MetricStore, *, re
                 float(report.n_invalid),
                 Status.WARNING,
                 report.message,
-                examples=report.examples if hasattr(report, "examples") else None,
+                invalid=report.invalid,
             )
         )
         df = df[report.valid_mask].reset_index(drop=True)
@@ -284,7 +284,7 @@ def score_window(config: LoadedConfig, window: Window, store: MetricStore, *, re
             alpha=perf.segment_alpha,
             positive_label=positive,
         ):
-            status = Status.WARNING if seg.is_finding else (Status.SKIPPED if seg.p_value is None else Status.OK)
+            status = Status.WARNING if seg.is_finding else (Status.SKIPPED if seg.skipped else Status.OK)
             results.append(
                 _result(
                     f"segment_{metric}",

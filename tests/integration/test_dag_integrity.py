@@ -45,7 +45,12 @@ def test_project_dags_import_without_errors() -> None:
     assert check.upstream_task_ids == {"baseline"}
     assert check.op_kwargs_expand_input.value["family"] == ["quality", "drift", "prediction", "service"]
     assert dag.get_task("report").upstream_task_ids == {"check"}
-    assert dag.timetable.summary == "0 0 * * *"  # an interval timetable: every run has a data window
+    # an interval timetable: every run has a data window
+    assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
+    perf = bag.dags["performance__demo_fraud"]
+    assert set(perf.task_ids) == {"score", "decide_retraining", "trigger_retraining"}
+    assert perf.get_task("trigger_retraining").trigger_dag_id == "retrain__demo_fraud"
+    assert {"retrain__demo_fraud", "labels__demo_fraud"} <= set(bag.dag_ids)
 
 
 def test_one_dag_per_config_and_broken_config_is_isolated(tmp_path: Path) -> None:
@@ -57,7 +62,9 @@ def test_one_dag_per_config_and_broken_config_is_isolated(tmp_path: Path) -> Non
     folder = dag_folder(tmp_path, {"demo_fraud.yaml": good, "other_model.yaml": second, "broken.yaml": broken})
     bag = DagBag(dag_folder=str(folder))
     assert bag.import_errors == {}
-    assert {"monitor__demo_fraud", "monitor__other_model", "watchkeeper_config_error__broken"} == set(bag.dag_ids)
+    assert {"monitor__demo_fraud", "monitor__other_model", "watchkeeper_config_error__broken"} == {
+        d for d in bag.dag_ids if not d.startswith("performance__")
+    }
     err = bag.dags["watchkeeper_config_error__broken"]
     assert "config-error" in err.tags
     assert "task: Input should be 'binary_classification'" in err.doc_md
@@ -110,7 +117,7 @@ def test_parsing_imports_nothing_heavy_and_touches_no_database(tmp_path: Path) -
     )
     data = json.loads(out.stdout.strip().splitlines()[-1])
     assert data["errors"] == {}
-    assert data["dags"] == ["monitor__demo_fraud"]
+    assert data["dags"] == ["monitor__demo_fraud", "performance__demo_fraud"]
     assert data["queries"] == []
     assert data["lookups"] == []
     assert [m for m in data["new_modules"] if m in HEAVY] == []
@@ -126,6 +133,12 @@ def test_parsing_context_builds_only_the_wanted_dag(tmp_path: Path, monkeypatch:
             "other_model.yaml": demo_config().replace("name: demo_fraud", "name: other_model"),
         },
     )
-    assert set(build_dags(folder / "models")) == {"monitor__demo_fraud", "monitor__other_model"}
+    assert set(build_dags(folder / "models")) == {
+        "monitor__demo_fraud",
+        "monitor__other_model",
+        "performance__demo_fraud",
+        "performance__other_model",
+    }
     assert set(build_dags(folder / "models", only_dag_id="monitor__other_model")) == {"monitor__other_model"}
+    assert set(build_dags(folder / "models", only_dag_id="performance__other_model")) == {"performance__other_model"}
     assert yaml.safe_load((folder / "models" / "other_model.yaml").read_text())["name"] == "other_model"

@@ -118,13 +118,13 @@ def retraining_summary(env: dict[str, str], logs: Path) -> list[str]:
     listing = logs / "retrain_runs.json"
     airflow(["dags", "list-runs", last.dag_id, "-o", "json"], env, listing)
     try:
-        text = listing.read_text()
-        runs = json.loads(text[text.index("[") :])
+        line = next(x for x in reversed(listing.read_text().splitlines()) if x.startswith("[{") or x == "[]")
+        runs = json.loads(line)
         lines.append(
-            f"Airflow has {len(runs)} run(s) of {last.dag_id}: "
+            f"TriggerDagRunOperator created {len(runs)} run(s) of {last.dag_id}: "
             + ", ".join(f"{r['run_id']} ({r['state']})" for r in runs)
         )
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, StopIteration):
         lines.append(f"(could not list runs of {last.dag_id}; see {listing})")
     log_file = logs / f"{last.dag_id}.log"
     code = airflow(["dags", "test", last.dag_id, "--conf", json.dumps(last.conf)], env, log_file)
