@@ -46,6 +46,7 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
         logs = home / "logs"
         logs.mkdir()
         assert demo_run.airflow(["db", "migrate"], env, logs / "migrate.log") == 0, (logs / "migrate.log").read_text()
+        assert demo_run.airflow(["dags", "reserialize"], env, logs / "reserialize.log") == 0
         for day in (CLEAN_DAY, FAULTY_DAY):
             code, log_file = demo_run.run_monitor(day, env, logs)
             assert code == 0, log_file.read_text()[-5000:]
@@ -108,3 +109,44 @@ def test_rerunning_a_window_replaces_instead_of_duplicating(demo_home: tuple[Pat
     assert len(store.metrics("demo_fraud")) == before
     assert len([r for r in store.runs("demo_fraud")]) == 2
     assert len([a for a in read_alerts(home / "alerts.jsonl") if "window" in a]) == 1
+
+
+PERF_DAY = date(2026, 10, 27)
+
+
+def test_performance_dag_detects_the_fall_and_retrains_once_per_cooldown(
+    demo_home: tuple[Path, dict[str, str]],
+) -> None:
+    from watchkeeper.demo import run as demo_run
+    from watchkeeper.store import MetricStore
+
+    home, env = demo_home
+    os.environ["WATCHKEEPER_HOME"] = str(home)
+    os.environ["WATCHKEEPER_CONFIG_DIR"] = str(ROOT / "dags" / "models")
+    try:
+        demo_run.backfill_performance([date(2026, 10, d) for d in range(1, PERF_DAY.day)])
+    finally:
+        os.environ.pop("WATCHKEEPER_CONFIG_DIR", None)
+    store = MetricStore(f"sqlite:///{home / 'watchkeeper.db'}")
+    assert store.retrain_triggers("demo_fraud") == []  # scoring history never triggers by itself
+
+    code, log_file = demo_run.run_performance(PERF_DAY, env, home / "logs")
+    assert code == 0, log_file.read_text()[-5000:]
+    rows = {r.metric: r for r in store.metrics("demo_fraud", window=window(PERF_DAY), check="performance")}
+    assert rows["recall"].status.name == "CRITICAL" and rows["recall"].details["baseline_kind"] == "reference"
+    assert rows["recall_trend"].status.name == "WARNING"
+    (trigger,) = store.retrain_triggers("demo_fraud")
+    assert trigger.dag_id == "retrain__demo_fraud"
+    assert trigger.conf["model"] == "demo_fraud" and trigger.conf["window"]["start"].startswith("2026-10-27")
+    assert {m["metric"] for m in trigger.conf["failing_metrics"]} >= {"recall"}
+    assert trigger.conf["run_url"] and "performance__demo_fraud" in trigger.conf["run_url"]
+    listing = home / "logs" / "runs.json"
+    demo_run.airflow(["dags", "list-runs", "retrain__demo_fraud", "-o", "json"], env, listing)
+    assert listing.read_text().count('"dag_id": "retrain__demo_fraud"') == 1  # queued by TriggerDagRunOperator
+
+    code, log_file = demo_run.run_performance(date(2026, 10, 28), env, home / "logs")  # still degraded
+    assert code == 0, log_file.read_text()[-5000:]
+    assert len(store.retrain_triggers("demo_fraud")) == 1  # within the 7-day cooldown: no second trigger
+    assert "cooldown: retraining was triggered at" in log_file.read_text()
+    demo_run.airflow(["dags", "list-runs", "retrain__demo_fraud", "-o", "json"], env, listing)
+    assert listing.read_text().count('"dag_id": "retrain__demo_fraud"') == 1

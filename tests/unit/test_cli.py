@@ -106,3 +106,21 @@ def test_baseline_and_suggest_suite(tiny: TinyModel, capsys: pytest.CaptureFixtu
     assert code == 0 and f"wrote {target}" in out
     assert json.loads(target.read_text())["name"] == "tiny"
     assert yaml.safe_load(tiny.path.read_text())["quality"]["suite"] == "tiny"
+
+
+def test_validate_reports_unknown_retraining_dag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    dags = tmp_path / "dags"
+    (dags / "models").mkdir(parents=True)
+    shutil.copy(ROOT / "dags" / "retrain_demo_fraud.py", dags)
+    text = (ROOT / "dags" / "models" / "demo_fraud.yaml").read_text()
+    (dags / "models" / "demo_fraud.yaml").write_text(
+        text.replace("dag_id: retrain__demo_fraud", "dag_id: retrain__demo_frod")
+    )
+    code, out, _ = run(capsys, "validate", str(dags / "models" / "demo_fraud.yaml"))
+    assert code == 1
+    assert (
+        f"{dags / 'models' / 'demo_fraud.yaml'}: retraining.dag_id: no DAG 'retrain__demo_frod' in "
+        f"{dags} -- did you mean 'retrain__demo_fraud'?"
+    ) in out.splitlines()
