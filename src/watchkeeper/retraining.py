@@ -97,7 +97,7 @@ def decide(
         }
         for r in degraded
     ]
-    names = ", ".join(f"{f['metric']}{'[' + f['subject'] + ']' if f['subject'] else ''}" for f in failing)
+    names = ", ".join(f"{r.metric}{f'[{r.subject}]' if r.subject else ''}" for r in degraded)
     reason = f"{names} degraded for {settings.after_windows}+ consecutive windows"
     conf = {
         "model": model.name,

@@ -170,11 +170,11 @@ def build_performance_dag(loaded: LoadedConfig) -> DAG:
                 """Retrain when degradation persisted, outside the cooldown (recorded for audit)."""
                 return pt.decide_retraining(path, summary, context)
 
-            conf = decide(summary)
+            conf = decide(summary)  # type: ignore[arg-type]  # XComArgs resolve at run time
             trigger_retraining = TriggerDagRunOperator(
                 task_id="trigger_retraining",
                 trigger_dag_id=model.retraining.dag_id,
-                conf=conf,
+                conf=conf,  # type: ignore[arg-type]
                 wait_for_completion=False,
             )
             conf >> trigger_retraining

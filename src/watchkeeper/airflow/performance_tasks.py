@@ -56,7 +56,8 @@ def score(config_path: str, context: Any) -> dict[str, Any]:
 
     config = load_config(Path(config_path))
     store = _store()
-    scored, waiting = [], []
+    scored: list[dict[str, Any]] = []
+    waiting: list[dict[str, Any]] = []
     for window in windows_for_run(config, context):
         report = score_window(config, window, store)
         entry = {
