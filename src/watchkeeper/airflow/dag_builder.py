@@ -61,6 +61,16 @@ def labels_asset(model: str) -> Any:
     return Asset(name=labels_asset_name(model), uri=f"watchkeeper://labels/{model}")
 
 
+def _default_args(owner: str) -> dict[str, Any]:
+    """Task defaults of every Watchkeeper DAG: one retry, and the failure callback that reports a broken monitor."""
+    return {
+        "owner": owner,
+        "retries": 1,
+        "retry_delay": timedelta(minutes=1),
+        "on_failure_callback": t.on_task_failure,
+    }
+
+
 def _doc_md(loaded: LoadedConfig) -> str:
     model = loaded.model
     return (
@@ -82,12 +92,7 @@ def build_monitor_dag(loaded: LoadedConfig) -> DAG:
     """The monitor DAG of one model."""
     model = loaded.model
     path = str(loaded.path.resolve())
-    default_args = {
-        "owner": model.owner,
-        "retries": 1,
-        "retry_delay": timedelta(minutes=1),
-        "on_failure_callback": t.on_task_failure,
-    }
+    default_args = _default_args(model.owner)
     with DAG(
         dag_id=monitor_dag_id(model.name),
         schedule=_timetable(model.schedule),
@@ -138,12 +143,7 @@ def build_performance_dag(loaded: LoadedConfig) -> DAG:
     schedule: Any = _timetable(model.schedule)
     if not isinstance(schedule, str):
         schedule = AssetOrTimeSchedule(timetable=schedule, assets=[labels_asset(model.name)])
-    default_args = {
-        "owner": model.owner,
-        "retries": 1,
-        "retry_delay": timedelta(minutes=1),
-        "on_failure_callback": t.on_task_failure,
-    }
+    default_args = _default_args(model.owner)
     with DAG(
         dag_id=performance_dag_id(model.name),
         schedule=schedule,
