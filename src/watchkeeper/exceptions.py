@@ -48,3 +48,16 @@ class BaselineError(WatchkeeperError, RuntimeError):
 
 class ExpectationSuiteError(WatchkeeperError, ValueError):
     """A Great Expectations suite file is missing, is not valid JSON, or does not parse as a suite."""
+
+
+class AlertDeliveryError(WatchkeeperError, RuntimeError):
+    """An alert could not be delivered: Slack rejected the token or the channel, or did not answer.
+
+    The notification stays in the outbox and is retried by the next dispatch; the message says which
+    Airflow connection, environment variable or YAML field to fix. It never contains the token.
+    ``summary`` is the dispatch summary when raised by :func:`watchkeeper.alerting.dispatch`.
+    """
+
+    def __init__(self, message: str, summary: dict[str, object] | None = None) -> None:
+        self.summary = summary or {}
+        super().__init__(message)

@@ -1,7 +1,11 @@
 """Reporting findings: the task log, a local JSONL alert file, and a readable text summary.
 
 The JSONL file (``<state>/alerts.jsonl``) holds one consolidated line per model and window;
-re-running a window replaces its line rather than appending a duplicate.
+re-running a window replaces its line rather than appending a duplicate. The alerting layer appends
+other records to the same file (``{"record": "notification" | "notification_expired" |
+"monitor_failed", ...}``, see :mod:`watchkeeper.alerting`); those carry no top-level ``window`` key
+and are kept as they are when a window's line is replaced. Writers take a lock file, so concurrent
+tasks never lose each other's lines.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +65,11 @@ def write_alert(record: dict[str, Any], path: Path | None = None) -> Path:
     """Write ``record`` to the JSONL file, replacing any earlier line for the same model and window."""
     path = path or alert_file()
     key = (record["model"], record["window"]["start"], record["window"]["end"])
+    with locked(path):
+        return _replace_line(path, key, record)
+
+
+def _replace_line(path: Path, key: tuple[Any, Any, Any], record: dict[str, Any]) -> Path:
     lines: list[str] = []
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -75,6 +86,32 @@ def write_alert(record: dict[str, Any], path: Path | None = None) -> Path:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write("".join(f"{line}\n" for line in lines))
     os.replace(tmp, path)
+    return path
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<path>.lock`` (POSIX ``flock``; a no-op where it is unavailable)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def append_record(record: dict[str, Any], path: Path | None = None) -> Path:
+    """Append one JSON record (one line) to the alert file, under the file lock."""
+    path = path or alert_file()
+    line = json.dumps(record, sort_keys=True, default=str)
+    with locked(path), open(path, "a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
     return path
 
 

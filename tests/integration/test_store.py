@@ -27,11 +27,11 @@ from sqlalchemy.exc import OperationalError
 from watchkeeper import settings
 from watchkeeper.exceptions import StoreError
 from watchkeeper.results import CheckResult, Status, Window
-from watchkeeper.store import MetricStore, to_jsonable
+from watchkeeper.store import AlertingPlan, AlertStateRow, MetricStore, NotificationRow, to_jsonable
 from watchkeeper.store.schema import VERSION_TABLE, Base
 
 PG_ADMIN_URL = os.environ.get("WATCHKEEPER_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-TABLES = {"runs", "metrics", "baselines", "alerts", VERSION_TABLE}
+TABLES = {"runs", "metrics", "baselines", "alerts", "alert_state", "outbox", "retrain_triggers", VERSION_TABLE}
 
 W1 = Window(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC))
 W2 = Window(datetime(2024, 3, 2, tzinfo=UTC), datetime(2024, 3, 3, tzinfo=UTC))
@@ -143,7 +143,7 @@ def test_migrate_creates_the_tables_on_an_empty_database(db_url: str) -> None:
         assert TABLES <= set(inspect(engine).get_table_names())
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-            assert context.get_current_heads() == ("0001",)
+            assert context.get_current_heads() == ("0002",)
     finally:
         engine.dispose()
         store.close()
@@ -531,3 +531,192 @@ def test_to_jsonable() -> None:
         "status": "warning",
         "set": [3],
     }
+
+
+# -- alerting: lifecycle state, outbox, retraining triggers -----------------------------------------
+
+
+def _state(check: str, subject: str, state: str = "open", **kwargs: object) -> AlertStateRow:
+    values: dict[str, object] = {
+        "model": "churn",
+        "check": check,
+        "subject": subject,
+        "state": state,
+        "severity": "critical",
+        "findings": [{"metric": "psi", "value": 0.4, "details": {"nan": float("nan")}}],
+        "opened_at": W1.start,
+        "window_start": W1.start,
+        "window_end": W1.end,
+    }
+    values.update(kwargs)
+    return AlertStateRow(**values)  # type: ignore[arg-type]
+
+
+def _note(key: str, **kwargs: object) -> NotificationRow:
+    now = datetime(2024, 3, 2, 0, 5, tzinfo=UTC)
+    values: dict[str, object] = {
+        "idempotency_key": key,
+        "model": "churn",
+        "kind": "alert",
+        "payload": {"text": f"message {key}", "blocks": [{"type": "divider"}]},
+        "created_at": now,
+        "expires_at": now + timedelta(days=3),
+        "next_attempt_at": now,
+        "channel": "#ml",
+        "alert_keys": ["drift[age]"],
+        "run_id": "scheduled__1",
+        "window_start": W1.start,
+        "window_end": W1.end,
+    }
+    values.update(kwargs)
+    return NotificationRow(**values)  # type: ignore[arg-type]
+
+
+def test_apply_alerting_writes_states_outbox_and_window_alerts_atomically(store: MetricStore) -> None:
+    seen: list[dict[tuple[str, str], AlertStateRow]] = []
+
+    def decide(states: dict[tuple[str, str], AlertStateRow]) -> AlertingPlan:
+        seen.append(states)
+        previous = states[("drift", "age")].snapshot() if states else None
+        return AlertingPlan(
+            states=[_state("drift", "age", "ongoing" if states else "open", previous=previous, thread_key="k1")],
+            notifications=[_note("k1"), _note("k2", kind="recovered", parent_key="k1")],
+            window=W1,
+            window_alerts=[alert("psi")],
+            checks=frozenset({"drift"}),
+        )
+
+    assert [n.idempotency_key for n in store.apply_alerting("churn", decide)] == ["k1", "k2"]
+    assert store.apply_alerting("churn", decide) == []  # same keys: nothing queued twice
+    assert seen[0] == {} and list(seen[1]) == [("drift", "age")]
+    (state,) = store.alert_states("churn")
+    assert (state.state, state.thread_key, state.window, state.opened_at.tzinfo) == ("ongoing", "k1", W1, UTC)
+    assert state.findings == [{"metric": "psi", "value": 0.4, "details": {"nan": None}}]
+    assert state.previous is not None and AlertStateRow.from_snapshot(state.previous).state == "open"
+    rows = store.notifications("churn")
+    assert [(n.idempotency_key, n.kind, n.parent_key, n.status, n.attempts) for n in rows] == [
+        ("k1", "alert", None, "pending", 0),
+        ("k2", "recovered", "k1", "pending", 0),
+    ]
+    assert rows[0].payload == {"text": "message k1", "blocks": [{"type": "divider"}]}
+    assert rows[0].window == W1 and rows[0].expires_at - rows[0].created_at == timedelta(days=3)
+    assert [a.key for a in store.alerts("churn", window=W1)] == [("drift", "psi", "age")]
+
+
+def test_outbox_claims_marks_and_filters(store: MetricStore) -> None:
+    first = store.enqueue_notification(_note("k1", kind="monitor_failed"), thread_by_run=True)
+    second = store.enqueue_notification(_note("k2", kind="monitor_failed"), thread_by_run=True)
+    assert store.enqueue_notification(_note("k2", kind="monitor_failed")).id == second.id  # idempotent
+    assert (first.parent_key, second.parent_key) == (None, "k1")  # later failures of a run reply to the first
+    assert first.id is not None and second.id is not None
+    now = first.created_at
+    assert store.claim_notification(first.id, now=now, until=now + timedelta(minutes=5)) is True
+    assert store.claim_notification(first.id, now=now, until=now + timedelta(minutes=5)) is False  # taken
+    store.mark_notification_failed(first.id, error="HTTP 500", next_attempt_at=now + timedelta(seconds=30))
+    later = now + timedelta(seconds=31)
+    assert store.claim_notification(first.id, now=later, until=later + timedelta(minutes=5)) is True
+    store.mark_notification_sent(first.id, sink="slack", ts="1700.01", delivered_channel="C1", at=later)
+    store.mark_notification_expired(second.id)
+    sent = store.notification("k1")
+    assert sent is not None
+    assert (sent.status, sent.attempts, sent.ts, sent.delivered_channel, sent.last_error, sent.sent_at) == (
+        "sent",
+        2,
+        "1700.01",
+        "C1",
+        None,
+        later,
+    )
+    assert store.notification("nope") is None
+    assert [n.idempotency_key for n in store.notifications("churn", status="expired")] == ["k2"]
+    assert [n.idempotency_key for n in store.notifications("churn", kind="monitor_failed", run_id="scheduled__1")] == [
+        "k1",
+        "k2",
+    ]
+    assert store.notifications("churn", window=W2) == [] and store.notifications("other") == []
+    assert store.claim_notification(second.id, now=later, until=later) is False  # expired rows are never sent
+
+
+def test_concurrent_dispatches_of_one_model_send_each_alert_once(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    from watchkeeper.alerting import dispatch, read_notifications
+    from watchkeeper.config import parse_config
+
+    monkeypatch.delenv("WATCHKEEPER_SLACK_TOKEN", raising=False)
+    monkeypatch.delenv("WATCHKEEPER_SLACK_WEBHOOK_URL", raising=False)
+    data = {
+        "name": "churn",
+        "owner": "team",
+        "task": "regression",
+        "predictions": {
+            "source": {"kind": "csv", "path": "p.csv"},
+            "timestamp": "ts",
+            "id": "id",
+            "features": {"age": "numerical"},
+            "prediction": "y",
+        },
+        "reference": {"source": {"kind": "csv", "path": "r.csv"}},
+        "alerts": {"channel": "#ml"},
+    }
+    config = parse_config(tmp_path / "churn.yaml", yaml.safe_dump(data))
+    results = [result("drift", "psi", "age", 0.4, status=Status.CRITICAL), result("quality", "rows")]
+    MetricStore(db_url).migrate()
+    stores = [MetricStore(db_url) for _ in range(4)]
+    barrier = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def run(store: MetricStore) -> None:
+        barrier.wait()
+        try:
+            dispatch(config, W1, results, run_id="scheduled__1", dag_id="monitor__churn", store=store)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert [(n.kind, n.status) for n in stores[0].notifications("churn")] == [("alert", "sent")]
+    assert len(read_notifications("churn")) == 1  # sent exactly once
+    for store in stores:
+        store.close()
+
+
+def test_retrain_triggers_newest_first(store: MetricStore) -> None:
+    assert store.retrain_triggers("churn") == []
+    failing = [{"check": "performance", "metric": "auc", "value": 0.7, "baseline": float("nan")}]
+    first = store.record_retrain_trigger(
+        "churn",
+        dag_id="retrain__churn",
+        window=W1,
+        reason="auc degraded",
+        failing_metrics=failing,
+        conf={"model": "churn", "window": W1.as_dict()},
+        triggered_at=datetime(2024, 3, 2, 1, tzinfo=UTC),
+    )
+    second = store.record_retrain_trigger(
+        "churn",
+        dag_id="retrain__churn",
+        window=W2,
+        reason="auc degraded again",
+        failing_metrics=[],
+        conf={},
+        run_url="http://airflow/runs/x",
+    )
+    store.record_retrain_trigger("other", dag_id="d", window=W1, reason="r", failing_metrics=[], conf={})
+    rows = store.retrain_triggers("churn")
+    assert [r.id for r in rows] == [second, first]
+    newest, oldest = rows
+    assert (newest.window, newest.run_url, newest.triggered_at.tzinfo) == (W2, "http://airflow/runs/x", UTC)
+    assert oldest.failing_metrics == [{"check": "performance", "metric": "auc", "value": 0.7, "baseline": None}]
+    assert (oldest.reason, oldest.conf, oldest.run_url, oldest.dag_id) == (
+        "auc degraded",
+        {"model": "churn", "window": W1.as_dict()},
+        None,
+        "retrain__churn",
+    )

@@ -1,4 +1,4 @@
-"""The metric store: results, runs, baselines and alerts in SQLite or PostgreSQL.
+"""The metric store: results, runs, baselines, alerts, the alert outbox and retraining triggers.
 
 Importing this package is cheap: SQLAlchemy and Alembic load only when a name below is first used,
 so modules imported while Airflow parses DAG files may import it.
@@ -10,9 +10,29 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from watchkeeper.store.store import AlertRow, MetricRow, MetricStore, RunRow, to_jsonable
+    from watchkeeper.store.store import (
+        AlertingPlan,
+        AlertRow,
+        AlertStateRow,
+        MetricRow,
+        MetricStore,
+        NotificationRow,
+        RetrainRow,
+        RunRow,
+        to_jsonable,
+    )
 
-__all__ = ["AlertRow", "MetricRow", "MetricStore", "RunRow", "to_jsonable"]
+__all__ = [
+    "AlertRow",
+    "AlertStateRow",
+    "AlertingPlan",
+    "MetricRow",
+    "MetricStore",
+    "NotificationRow",
+    "RetrainRow",
+    "RunRow",
+    "to_jsonable",
+]
 
 
 def __getattr__(name: str) -> Any:

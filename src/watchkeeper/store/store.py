@@ -1,4 +1,4 @@
-"""The metric store: check results, runs, baselines and alerts of every model, in SQLite or PostgreSQL.
+"""The metric store: check results, runs, baselines, alerts, the alert outbox and retraining triggers.
 
 Writes are keyed by the data interval (model, window, check, metric, subject) and replace what an
 earlier run of the same window wrote, so task retries and backfills never duplicate rows. Every
@@ -15,7 +15,7 @@ import numbers
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import Path
@@ -30,7 +30,16 @@ from sqlalchemy.orm import Session
 from watchkeeper import settings
 from watchkeeper.exceptions import StoreError
 from watchkeeper.results import CheckResult, Status, Window, worst
-from watchkeeper.store.schema import VERSION_TABLE, Alert, Baseline, Metric, Run
+from watchkeeper.store.schema import (
+    VERSION_TABLE,
+    Alert,
+    AlertState,
+    Baseline,
+    Metric,
+    Notification,
+    RetrainTrigger,
+    Run,
+)
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -149,6 +158,126 @@ class AlertRow:
     def key(self) -> tuple[str, str, str]:
         """(check, metric, subject) of the finding."""
         return (self.check, self.metric, self.subject)
+
+
+@dataclass(frozen=True)
+class AlertStateRow:
+    """The lifecycle state of one alert key (model, check, subject). Datetimes are aware UTC."""
+
+    model: str
+    check: str
+    subject: str
+    #: ``open``, ``ongoing`` or ``resolved``.
+    state: str
+    #: Worst status of the key's findings in its latest window.
+    severity: str
+    findings: list[dict[str, Any]]
+    opened_at: datetime
+    window_start: datetime
+    window_end: datetime
+    notified_at: datetime | None = None
+    notified_severity: str | None = None
+    thread_key: str | None = None
+    channel: str | None = None
+    resolved_at: datetime | None = None
+    #: The row as it was before its latest window was applied (see :meth:`snapshot`).
+    previous: dict[str, Any] | None = None
+    updated_at: datetime | None = None
+    id: int | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(check, subject): the alert key within the model."""
+        return (self.check, self.subject)
+
+    @property
+    def window(self) -> Window:
+        """The latest window applied to the key."""
+        return Window(self.window_start, self.window_end)
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON form of the lifecycle fields (no id, timestamps of the row or nested previous)."""
+        skip = {"previous", "updated_at", "id"}
+        return {f.name: to_jsonable(getattr(self, f.name)) for f in fields(self) if f.name not in skip}
+
+    @classmethod
+    def from_snapshot(cls, data: Mapping[str, Any]) -> AlertStateRow:
+        """Inverse of :meth:`snapshot`."""
+        values = dict(data)
+        for name in ("opened_at", "window_start", "window_end", "notified_at", "resolved_at"):
+            if values.get(name) is not None:
+                values[name] = datetime.fromisoformat(values[name])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class NotificationRow:
+    """One message of the outbox. Datetimes are aware UTC; ``id`` is None until stored."""
+
+    idempotency_key: str
+    model: str
+    kind: str
+    payload: dict[str, Any]
+    created_at: datetime
+    expires_at: datetime
+    next_attempt_at: datetime
+    channel: str | None = None
+    parent_key: str | None = None
+    alert_keys: list[str] = field(default_factory=list)
+    run_id: str | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    status: str = "pending"
+    attempts: int = 0
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    sink: str | None = None
+    ts: str | None = None
+    delivered_channel: str | None = None
+    id: int | None = None
+
+    @property
+    def window(self) -> Window | None:
+        """The window the message is about, if any."""
+        if self.window_start is None or self.window_end is None:
+            return None
+        return Window(self.window_start, self.window_end)
+
+
+@dataclass(frozen=True)
+class RetrainRow:
+    """One recorded trigger of a model's retraining DAG. Datetimes are aware UTC."""
+
+    id: int
+    model: str
+    dag_id: str
+    triggered_at: datetime
+    window_start: datetime
+    window_end: datetime
+    reason: str
+    failing_metrics: list[Any]
+    conf: dict[str, Any]
+    run_url: str | None = None
+
+    @property
+    def window(self) -> Window:
+        """The window whose results triggered retraining."""
+        return Window(self.window_start, self.window_end)
+
+
+@dataclass(frozen=True)
+class AlertingPlan:
+    """What one alerting decision writes, atomically: new key states, outbox messages, window alerts.
+
+    ``window_alerts`` (mappings as for :meth:`MetricStore.upsert_alerts`) replace the alerts of
+    ``window`` within the check families ``checks``; nothing is replaced when ``window`` is None.
+    """
+
+    states: list[AlertStateRow] = field(default_factory=list)
+    notifications: list[NotificationRow] = field(default_factory=list)
+    window: Window | None = None
+    window_alerts: Sequence[Mapping[str, Any]] = field(default_factory=list)
+    checks: frozenset[str] = frozenset()
 
 
 def to_jsonable(value: Any) -> Any:
@@ -630,31 +759,7 @@ class MetricStore:
 
         def work(session: Session) -> int:
             _serialize(session, "alerts", model, window)
-            now = _now()
-            stmt = select(Alert).where(*_in_window(Alert, model, window))
-            if families is not None:
-                stmt = stmt.where(Alert.check.in_(families))
-            existing = {(a.check, a.metric, a.subject): a for a in session.scalars(stmt)}
-            for key, values in wanted.items():
-                alert = existing.pop(key, None)
-                if alert is None:
-                    session.add(
-                        Alert(
-                            model=model,
-                            window_start=window.start,
-                            window_end=window.end,
-                            created_at=now,
-                            updated_at=now,
-                            **values,
-                        )
-                    )
-                else:
-                    for name, value in values.items():
-                        setattr(alert, name, value)
-                    alert.updated_at = now
-            for stale in existing.values():
-                session.delete(stale)
-            return len(wanted)
+            return _write_window_alerts(session, model, window, wanted, families)
 
         return self._transact(f"store alerts of model {model!r}", work)
 
@@ -681,6 +786,226 @@ class MetricStore:
         return self._transact(
             f"read alerts of model {model!r}",
             lambda session: [_alert_row(a) for a in session.scalars(stmt)],
+            write=False,
+        )
+
+    # -- alerting: lifecycle state and outbox --------------------------------------------------
+
+    def alert_states(self, model: str) -> list[AlertStateRow]:
+        """The lifecycle state of every alert key of ``model``, ordered by (check, subject)."""
+        stmt = select(AlertState).where(AlertState.model == model).order_by(AlertState.check, AlertState.subject)
+        return self._transact(
+            f"read alert states of model {model!r}",
+            lambda session: [_alert_state_row(a) for a in session.scalars(stmt)],
+            write=False,
+        )
+
+    def apply_alerting(
+        self, model: str, decide: Callable[[dict[tuple[str, str], AlertStateRow]], AlertingPlan]
+    ) -> list[NotificationRow]:
+        """Read the model's alert states, let ``decide`` plan the changes, and write them in one transaction.
+
+        Concurrent callers for the same model are serialized, so two runs never decide from the same
+        state. ``decide`` must be pure (it may run twice when a concurrent writer forces a retry).
+        Notifications whose idempotency key exists already are not inserted again. Returns the
+        notifications this call queued (new idempotency keys), in plan order.
+        """
+
+        def work(session: Session) -> list[NotificationRow]:
+            _serialize(session, "alerting", model)
+            now = _now()
+            current = {
+                (a.check, a.subject): a for a in session.scalars(select(AlertState).where(AlertState.model == model))
+            }
+            plan = decide({key: _alert_state_row(a) for key, a in current.items()})
+            for state in plan.states:
+                if state.model != model:
+                    raise ValueError(f"apply_alerting for model {model!r}: the plan has a state of {state.model!r}")
+                values = {f.name: getattr(state, f.name) for f in fields(state) if f.name not in {"id", "updated_at"}}
+                values["findings"] = to_jsonable(values["findings"])
+                values["previous"] = to_jsonable(values["previous"])
+                row = current.get(state.key)
+                if row is None:
+                    session.add(AlertState(updated_at=now, **values))
+                else:
+                    for name, value in values.items():
+                        setattr(row, name, value)
+                    row.updated_at = now
+            queued = [row for row, new in (_insert_notification(session, n) for n in plan.notifications) if new]
+            if plan.window is not None:
+                wanted = _normalize_alerts(model, plan.window_alerts)
+                _write_window_alerts(session, model, plan.window, wanted, set(plan.checks))
+            return queued
+
+        return self._transact(f"store the alert decisions of model {model!r}", work)
+
+    def enqueue_notification(self, notification: NotificationRow, *, thread_by_run: bool = False) -> NotificationRow:
+        """Write ``notification`` to the outbox unless its idempotency key is there already; return the stored row.
+
+        With ``thread_by_run``, a message of the same model, kind and run id queued earlier becomes its
+        parent (later failures of one DAG run reply in the thread of the first one).
+        """
+
+        def work(session: Session) -> NotificationRow:
+            _serialize(session, "alerting", notification.model)
+            new = notification
+            if thread_by_run and new.run_id is not None and new.parent_key is None:
+                first = session.scalar(
+                    select(Notification.idempotency_key)
+                    .where(
+                        Notification.model == new.model,
+                        Notification.kind == new.kind,
+                        Notification.run_id == new.run_id,
+                        Notification.idempotency_key != new.idempotency_key,
+                    )
+                    .order_by(Notification.id)
+                    .limit(1)
+                )
+                if first is not None:
+                    new = replace(new, parent_key=first)
+            return _insert_notification(session, new)[0]
+
+        return self._transact(f"queue a {notification.kind} notification of model {notification.model!r}", work)
+
+    def notification(self, idempotency_key: str) -> NotificationRow | None:
+        """The outbox row with this idempotency key, or None."""
+        stmt = select(Notification).where(Notification.idempotency_key == idempotency_key)
+
+        def work(session: Session) -> NotificationRow | None:
+            row = session.scalar(stmt)
+            return None if row is None else _notification_row(row)
+
+        return self._transact("read a notification", work, write=False)
+
+    def notifications(
+        self,
+        model: str,
+        *,
+        window: Window | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+        run_id: str | None = None,
+    ) -> list[NotificationRow]:
+        """Outbox rows of ``model``, oldest first; ``status="pending"`` gives the delivery queue."""
+        stmt = select(Notification).where(Notification.model == model)
+        if window is not None:
+            stmt = stmt.where(Notification.window_start == window.start, Notification.window_end == window.end)
+        if kind is not None:
+            stmt = stmt.where(Notification.kind == kind)
+        if status is not None:
+            stmt = stmt.where(Notification.status == status)
+        if run_id is not None:
+            stmt = stmt.where(Notification.run_id == run_id)
+        stmt = stmt.order_by(Notification.id)
+        return self._transact(
+            f"read notifications of model {model!r}",
+            lambda session: [_notification_row(n) for n in session.scalars(stmt)],
+            write=False,
+        )
+
+    def claim_notification(self, notification_id: int, *, now: datetime, until: datetime) -> bool:
+        """Take a due pending notification for sending; False when another process has it or it is not due.
+
+        Atomic: of concurrent dispatchers, exactly one gets True. The claim is a lease -- the row is not
+        due again before ``until`` -- so a sender that dies mid-send delays its message, never loses it.
+        """
+
+        def work(session: Session) -> bool:
+            claimed = session.execute(
+                update(Notification)
+                .where(
+                    Notification.id == notification_id,
+                    Notification.status == "pending",
+                    Notification.next_attempt_at <= now,
+                )
+                .values(next_attempt_at=until),
+                execution_options={"synchronize_session": False},
+            )
+            return bool(getattr(claimed, "rowcount", 0) == 1)
+
+        return self._transact("claim a notification", work)
+
+    def mark_notification_sent(
+        self, notification_id: int, *, sink: str, ts: str | None, delivered_channel: str | None, at: datetime
+    ) -> None:
+        """Record a successful delivery (Slack's ts and channel id make later replies thread under it)."""
+        values = {
+            "status": "sent",
+            "sink": sink,
+            "ts": ts,
+            "delivered_channel": delivered_channel,
+            "sent_at": at,
+            "attempts": Notification.attempts + 1,
+            "last_error": None,
+        }
+        self._update_notification(notification_id, values, "mark a notification sent")
+
+    def mark_notification_failed(self, notification_id: int, *, error: str, next_attempt_at: datetime) -> None:
+        """Record a failed delivery attempt; the row stays pending until ``next_attempt_at`` at the earliest."""
+        values = {
+            "attempts": Notification.attempts + 1,
+            "last_error": error[:2000],
+            "next_attempt_at": next_attempt_at,
+        }
+        self._update_notification(notification_id, values, "record a failed delivery")
+
+    def mark_notification_expired(self, notification_id: int) -> None:
+        """Give up on a notification that could not be delivered before it expired (the caller reports it)."""
+        self._update_notification(notification_id, {"status": "expired"}, "expire a notification")
+
+    def _update_notification(self, notification_id: int, values: Mapping[str, Any], action: str) -> None:
+        def work(session: Session) -> None:
+            session.execute(
+                update(Notification).where(Notification.id == notification_id).values(**values),
+                execution_options={"synchronize_session": False},
+            )
+
+        self._transact(action, work)
+
+    # -- retraining triggers -------------------------------------------------------------------
+
+    def record_retrain_trigger(
+        self,
+        model: str,
+        *,
+        dag_id: str,
+        window: Window,
+        reason: str,
+        failing_metrics: Sequence[Mapping[str, Any]],
+        conf: Mapping[str, Any],
+        run_url: str | None = None,
+        triggered_at: datetime | None = None,
+    ) -> int:
+        """Record that the retraining DAG ``dag_id`` was triggered for ``model``; returns the row id."""
+
+        def work(session: Session) -> int:
+            row = RetrainTrigger(
+                model=model,
+                dag_id=dag_id,
+                triggered_at=triggered_at or _now(),
+                window_start=window.start,
+                window_end=window.end,
+                reason=reason,
+                failing_metrics=to_jsonable(list(failing_metrics)),
+                conf=to_jsonable(dict(conf)),
+                run_url=run_url,
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+        return self._transact(f"record a retraining trigger of model {model!r}", work)
+
+    def retrain_triggers(self, model: str) -> list[RetrainRow]:
+        """Recorded retraining triggers of ``model``, newest first."""
+        stmt = (
+            select(RetrainTrigger)
+            .where(RetrainTrigger.model == model)
+            .order_by(RetrainTrigger.triggered_at.desc(), RetrainTrigger.id.desc())
+        )
+        return self._transact(
+            f"read retraining triggers of model {model!r}",
+            lambda session: [_retrain_row(r) for r in session.scalars(stmt)],
             write=False,
         )
 
@@ -881,4 +1206,115 @@ def _alert_row(a: Alert) -> AlertRow:
         message=a.message,
         created_at=a.created_at,
         updated_at=a.updated_at,
+    )
+
+
+def _write_window_alerts(
+    session: Session,
+    model: str,
+    window: Window,
+    wanted: dict[tuple[str, str, str], dict[str, str]],
+    families: set[str] | None,
+) -> int:
+    now = _now()
+    stmt = select(Alert).where(*_in_window(Alert, model, window))
+    if families is not None:
+        stmt = stmt.where(Alert.check.in_(families))
+    existing = {(a.check, a.metric, a.subject): a for a in session.scalars(stmt)}
+    for key, values in wanted.items():
+        alert = existing.pop(key, None)
+        if alert is None:
+            session.add(
+                Alert(
+                    model=model,
+                    window_start=window.start,
+                    window_end=window.end,
+                    created_at=now,
+                    updated_at=now,
+                    **values,
+                )
+            )
+        else:
+            for name, value in values.items():
+                setattr(alert, name, value)
+            alert.updated_at = now
+    for stale in existing.values():
+        session.delete(stale)
+    return len(wanted)
+
+
+def _insert_notification(session: Session, notification: NotificationRow) -> tuple[NotificationRow, bool]:
+    """The stored row for the notification's idempotency key, and whether it was inserted just now."""
+    existing = session.scalar(select(Notification).where(Notification.idempotency_key == notification.idempotency_key))
+    if existing is not None:
+        return _notification_row(existing), False
+    values = {f.name: getattr(notification, f.name) for f in fields(notification) if f.name != "id"}
+    values["payload"] = to_jsonable(values["payload"])
+    values["alert_keys"] = to_jsonable(values["alert_keys"])
+    row = Notification(**values)
+    session.add(row)
+    session.flush()
+    return _notification_row(row), True
+
+
+def _alert_state_row(a: AlertState) -> AlertStateRow:
+    return AlertStateRow(
+        id=a.id,
+        model=a.model,
+        check=a.check,
+        subject=a.subject,
+        state=a.state,
+        severity=a.severity,
+        findings=list(a.findings),
+        opened_at=a.opened_at,
+        window_start=a.window_start,
+        window_end=a.window_end,
+        notified_at=a.notified_at,
+        notified_severity=a.notified_severity,
+        thread_key=a.thread_key,
+        channel=a.channel,
+        resolved_at=a.resolved_at,
+        previous=a.previous,
+        updated_at=a.updated_at,
+    )
+
+
+def _notification_row(n: Notification) -> NotificationRow:
+    return NotificationRow(
+        id=n.id,
+        idempotency_key=n.idempotency_key,
+        model=n.model,
+        kind=n.kind,
+        run_id=n.run_id,
+        window_start=n.window_start,
+        window_end=n.window_end,
+        channel=n.channel,
+        parent_key=n.parent_key,
+        alert_keys=list(n.alert_keys),
+        payload=dict(n.payload),
+        status=n.status,
+        attempts=n.attempts,
+        last_error=n.last_error,
+        created_at=n.created_at,
+        next_attempt_at=n.next_attempt_at,
+        expires_at=n.expires_at,
+        sent_at=n.sent_at,
+        sink=n.sink,
+        ts=n.ts,
+        delivered_channel=n.delivered_channel,
+    )
+
+
+def _retrain_row(r: RetrainTrigger) -> RetrainRow:
+    return RetrainRow(
+        id=r.id,
+        model=r.model,
+        dag_id=r.dag_id,
+        triggered_at=r.triggered_at,
+        window_start=r.window_start,
+        window_end=r.window_end,
+        reason=r.reason,
+        failing_metrics=list(r.failing_metrics),
+        conf=dict(r.conf),
+        run_url=r.run_url,
     )

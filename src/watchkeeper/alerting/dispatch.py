@@ -1,0 +1,270 @@
+"""The entry points: :func:`dispatch` after a run's results are recorded, :func:`notify_monitor_failure`
+when a Watchkeeper task fails, and helpers to read the notifications back."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from watchkeeper.alerting.lifecycle import DEFAULT_TTL, Counts, RunInfo, idempotency_key, plan_window
+from watchkeeper.alerting.messages import monitor_failed_message
+from watchkeeper.alerting.outbox import deliver
+from watchkeeper.alerting.routing import route
+from watchkeeper.alerting.sinks import DeliveryFailure, Sink, resolve_sink
+from watchkeeper.config import AlertSettings, LoadedConfig, Severity
+from watchkeeper.exceptions import AlertDeliveryError, StoreError
+from watchkeeper.results import CheckResult, Window
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from watchkeeper.store import AlertingPlan, AlertStateRow, MetricStore, NotificationRow
+
+log = logging.getLogger(__name__)
+
+
+def _sink(settings: AlertSettings, model: str) -> tuple[Sink | None, str | None]:
+    try:
+        return resolve_sink(settings, model), None
+    except AlertDeliveryError as exc:
+        log.error("model=%s: alerts cannot be delivered: %s", model, exc)
+        return None, str(exc)
+
+
+def _router(settings: AlertSettings) -> Callable[[NotificationRow], str | None]:
+    def channel_for(n: NotificationRow) -> str | None:
+        return route(settings, str(n.payload.get("severity") or Severity.CRITICAL))
+
+    return channel_for
+
+
+def dispatch(
+    config: LoadedConfig,
+    window: Window,
+    results: list[CheckResult],
+    *,
+    run_id: str,
+    dag_id: str,
+    store: MetricStore,
+    now: datetime | None = None,
+    run_url: str | None = None,
+    report_url: str | None = None,
+    raise_on_failure: bool = True,
+) -> dict[str, Any]:
+    """Alert on one window's results: flush older notifications, apply the lifecycle, deliver.
+
+    1. deliver the model's pending notifications (oldest first) -- an outage of earlier runs catches up;
+    2. in one transaction: update the alert key states and queue this window's messages in the outbox
+       (see :mod:`watchkeeper.alerting.lifecycle`);
+    3. deliver them (unless step 1 found Slack down or the token rejected).
+
+    Works for any check family (``performance`` included); families absent from ``results`` are left
+    alone. Returns a small JSON summary (counts by lifecycle event, sent, pending, expired, errors).
+    With ``raise_on_failure``, a delivery failure raises :class:`AlertDeliveryError` (carrying the
+    summary) after everything is recorded, so the task fails visibly and its retry tries again.
+    """
+    now = now or datetime.now(UTC)
+    model = config.model
+    sink, sink_error = _sink(model.alerts, model.name)
+    channel_for = _router(model.alerts)
+    flushed = deliver(store, model.name, sink, now=now, channel_for=channel_for, sink_error=sink_error)
+    info = RunInfo(model, window, run_id, dag_id, now, run_url, report_url)
+    decided: list[Counts] = []
+
+    def decide(states: dict[tuple[str, str], AlertStateRow]) -> AlertingPlan:
+        plan, counts = plan_window(info, results, states)
+        decided[:] = [counts]
+        return plan
+
+    queued = store.apply_alerting(model.name, decide)
+    counts = decided[-1]
+    report = flushed
+    if not flushed.stopped:
+        report = flushed.merge(
+            deliver(store, model.name, sink, now=now, channel_for=channel_for, sink_error=sink_error)
+        )
+    pending = store.notifications(model.name, status="pending")
+    summary: dict[str, Any] = {
+        "model": model.name,
+        "window": window.as_dict(),
+        "sink": sink.name if sink is not None else None,
+        **counts.as_dict(),
+        "notifications": len(queued),
+        "sent": len(report.sent),
+        "pending": len(pending),
+        "expired": len(report.expired),
+        "failed_attempts": report.failed,
+        "errors": report.errors,
+    }
+    log.info(
+        "model=%s window=%s run=%s alerting: %s", model.name, window.start.isoformat(), run_id, json.dumps(summary)
+    )
+    if raise_on_failure and report.errors:
+        raise AlertDeliveryError(_failure_text(model.name, summary), summary)
+    return summary
+
+
+def _failure_text(model: str, summary: dict[str, Any]) -> str:
+    errors = "; ".join(summary["errors"])
+    return f"model {model}: {summary['pending']} alert notification(s) not delivered yet: {errors}"
+
+
+def notify_monitor_failure(
+    *,
+    model: str,
+    dag_id: str,
+    task_id: str,
+    run_id: str,
+    error: str,
+    config: LoadedConfig | None = None,
+    log_url: str | None = None,
+    run_url: str | None = None,
+    try_number: int | None = None,
+    store: MetricStore | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Post "monitoring failed" for a failed Watchkeeper task, through the outbox; never raises.
+
+    The first failure of a DAG run is a top-level message routed as critical; later failures of the
+    same run reply in its thread. When the metric store is down the message is sent directly (no
+    outbox) and, if that fails too, kept in the JSONL file and the error log. ``config`` may be None
+    (e.g. the config itself is broken): then the global defaults route the message.
+    """
+    now = now or datetime.now(UTC)
+    settings = config.model.alerts if config is not None else AlertSettings()
+    owner = config.model.owner if config is not None else ""
+    message = monitor_failed_message(
+        model=model,
+        owner=owner,
+        mentions=settings.mentions,
+        dag_id=dag_id,
+        task=task_id,
+        run_id=run_id,
+        error=error,
+        log_url=log_url,
+        run_url=run_url,
+    )
+    from watchkeeper.store import NotificationRow
+
+    notification = NotificationRow(
+        idempotency_key=idempotency_key("monitor_failed", model, dag_id, run_id, task_id, try_number),
+        model=model,
+        kind="monitor_failed",
+        payload=message.payload(),
+        created_at=now,
+        expires_at=now + DEFAULT_TTL,
+        next_attempt_at=now,
+        channel=route(settings, Severity.CRITICAL),
+        run_id=run_id,
+    )
+    log.error("monitoring failed: model=%s dag=%s task=%s run=%s: %s", model, dag_id, task_id, run_id, error)
+    sink, sink_error = _sink(settings, model)
+    summary: dict[str, Any] = {"model": model, "key": notification.idempotency_key, "sink": sink.name if sink else None}
+    try:
+        if store is None:
+            from watchkeeper.store import MetricStore
+
+            store = MetricStore()
+            store.migrate()
+        stored = store.enqueue_notification(notification, thread_by_run=True)
+        report = deliver(store, model, sink, now=now, channel_for=_router(settings), sink_error=sink_error)
+        summary.update(
+            sent=stored.idempotency_key in report.sent,
+            pending=len(store.notifications(model, status="pending")),
+            errors=report.errors,
+        )
+        if not summary["sent"]:
+            _keep(notification, dag_id, task_id, error, "not delivered yet; kept in the outbox")
+    except StoreError as exc:
+        summary.update(sent=_send_directly(sink, notification), pending=0, errors=[str(exc)])
+        if not summary["sent"]:
+            _keep(notification, dag_id, task_id, error, f"metric store unavailable: {exc}")
+    except Exception as exc:  # a failure callback must never raise
+        log.exception("model=%s: could not report the monitoring failure", model)
+        summary.update(sent=False, errors=[f"{type(exc).__name__}: {exc}"])
+        _keep(notification, dag_id, task_id, error, "could not be queued")
+    return summary
+
+
+def _send_directly(sink: Sink | None, notification: NotificationRow) -> bool:
+    if sink is None:
+        return False
+    try:
+        sink.send(notification, channel=notification.channel, thread_ts=None)
+    except DeliveryFailure as failure:
+        log.error(
+            "model=%s: monitoring-failed message not delivered: %s", notification.model, sink.redact(str(failure))
+        )
+        return False
+    log.warning("model=%s: monitoring-failed message sent via %s without the outbox", notification.model, sink.name)
+    return True
+
+
+def _keep(notification: NotificationRow, dag_id: str, task_id: str, error: str, note: str) -> None:
+    """The JSONL line that keeps a failure report when it could not go out (nothing is lost)."""
+    from watchkeeper.reporting import append_record
+
+    record = {
+        "record": "monitor_failed",
+        "model": notification.model,
+        "dag_id": dag_id,
+        "task_id": task_id,
+        "run_id": notification.run_id,
+        "error": error,
+        "note": note,
+        "key": notification.idempotency_key,
+        "plain": notification.payload.get("plain"),
+        "at": notification.created_at.isoformat(),
+    }
+    try:
+        append_record(record)
+    except OSError:
+        log.exception("model=%s: cannot write the alert file", notification.model)
+
+
+def list_notifications(
+    model: str, window: Window | None = None, *, store: MetricStore | None = None
+) -> list[NotificationRow]:
+    """The outbox rows of a model (one window or all), oldest first -- e.g. to print them after a demo run."""
+    if store is None:
+        from watchkeeper.store import MetricStore
+
+        store = MetricStore()
+        store.migrate()
+    return store.notifications(model, window=window)
+
+
+def read_notifications(
+    model: str | None = None, window: Window | None = None, path: Path | None = None
+) -> list[dict[str, Any]]:
+    """Notification records of the JSONL file (what the log sink wrote), optionally of one model/window."""
+    from watchkeeper.reporting import alert_file
+
+    path = path or alert_file()
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(record, dict) or record.get("record") != "notification":
+            continue
+        if model is not None and record.get("model") != model:
+            continue
+        if window is not None and record.get("window_start") != window.start.isoformat():
+            continue
+        records.append(record)
+    return records
+
+
+__all__ = [
+    "dispatch",
+    "list_notifications",
+    "notify_monitor_failure",
+    "read_notifications",
+]
