@@ -285,6 +285,7 @@ def service_family(ctx: CheckContext) -> list[CheckResult]:
                     bound,
                     status,
                     f"p{q} latency {value:.0f} ms{_bounds_text(threshold, ' ms', status)}",
+                    {"critical": threshold.critical if threshold is not None else None},
                 )
             )
     if log_cfg.status and log_cfg.status in df.columns:
@@ -306,6 +307,7 @@ def service_family(ctx: CheckContext) -> list[CheckResult]:
                     cfg.error_rate.warning,
                     judge(rate, cfg.error_rate),
                     f"{errors} of {n} requests failed ({rate:.2%})",
+                    {"critical": cfg.error_rate.critical, "errors": errors, "requests": n},
                 )
             )
     return out

@@ -61,6 +61,16 @@ def expand_env(text: str) -> str:
     return _ENV_RE.sub(repl, text)
 
 
+def _check_zone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r} -- use an IANA name such as 'UTC' or 'Europe/Paris'") from exc
+    return value
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
@@ -184,15 +194,7 @@ class PredictionLog(_Model):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"unknown time zone {value!r} -- use an IANA name such as 'UTC' or 'Europe/Paris'"
-            ) from exc
-        return value
+        return _check_zone(value)
 
     @model_validator(mode="after")
     def _distinct_columns(self) -> PredictionLog:
@@ -316,6 +318,11 @@ class QuietHours(_Model):
         pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
     )
     timezone: str = Field(default="UTC", description="IANA time zone of start/end.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _check_zone(value)
 
 
 class AlertSettings(_Model):

@@ -214,3 +214,31 @@ def test_yaml_cache_never_serves_stale_content(tmp_path: Path) -> None:
     assert second[0].model.start_date.isoformat() == "2026-03-04T00:00:00+00:00"
     third, _ = load_configs(tmp_path)
     assert third[0].model == second[0].model
+
+
+def test_alert_settings_durations_and_quiet_hours_zone() -> None:
+    alerts = {
+        "cooldown": "12h",
+        "quiet_hours": {"start": "22:00", "end": "07:00", "timezone": "Europe/Paris"},
+        "severity_channels": {"critical": "#oncall"},
+    }
+    model = parse(with_("alerts", alerts)).model  # type: ignore[attr-defined]
+    assert model.alerts.cooldown == timedelta(hours=12)
+    assert (
+        "unknown time zone 'Nowhere/City'"
+        in problems(with_("alerts", {"quiet_hours": {"start": "22:00", "end": "07:00", "timezone": "Nowhere/City"}}))[0]
+    )
+    assert "quiet_hours.start" in problems(with_("alerts", {"quiet_hours": {"start": "25:00", "end": "07:00"}}))[0]
+
+
+def test_rules_keys_and_relative_shorthand() -> None:
+    model = parse(with_("rules", {"service.latency_p95_ms": {"relative_rise": 0.5}})).model  # type: ignore[attr-defined]
+    assert model.rules["service.latency_p95_ms"].relative_rise.warning == 0.5
+    (msg,) = problems(with_("rules", {"latency": {"relative_rise": 0.5}}))
+    assert "rules key 'latency' is not 'check.metric' or 'check.metric[subject]'" in msg
+
+
+def test_performance_segments_must_be_log_columns() -> None:
+    perf = {"labels": {"source": {"kind": "csv", "path": "l.csv"}, "id": "id", "label": "y"}, "segments": ["zip"]}
+    (msg,) = problems(with_("performance", perf))
+    assert "performance.segments names ['zip'] which are not prediction-log columns" in msg

@@ -83,34 +83,47 @@ def score_and_report(config_path: str, context: Any) -> dict[str, Any]:
 
 
 def report(config_path: str, summary: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Report performance findings of each scored window (task log, alert file, alert sinks)."""
-    from watchkeeper.airflow.tasks import _from_dict
-    from watchkeeper.reporting import alert_record, log_findings, render_text, write_alert
+    """Report the performance findings of each scored window: the task log and the alerting layer
+    (Slack, or the task log + JSONL sink). Undelivered alerts fail the task after everything is
+    recorded; the outbox retries them on the task retry and later runs."""
+    from watchkeeper.airflow.tasks import _dag_id, _from_dict, airflow_run_url
+    from watchkeeper.alerting import dispatch
+    from watchkeeper.exceptions import AlertDeliveryError
+    from watchkeeper.reporting import log_findings, render_text
 
     config = load_config(Path(config_path))
-    out = []
-    for entry in summary["scored"]:
+    store = _store()
+    run_id = str(context["run_id"])
+    out, errors = [], []
+    for entry in sorted(summary["scored"], key=lambda e: e["window"]["start"]):
         window = Window.parse(entry["window"]["start"], entry["window"]["end"])
         results = [_from_dict(r) for r in entry["results"]]
         log_findings(config.model.name, window, results)
         log.info("\n%s", render_text(config.model.name, window, results))
-        record = alert_record(
-            config.model.name,
+        alerts = dispatch(
+            config,
             window,
             results,
-            run_id=str(context["run_id"]),
-            owner=config.model.owner,
-            mentions=config.model.alerts.mentions,
+            run_id=run_id,
+            dag_id=_dag_id(context),
+            store=store,
+            run_url=airflow_run_url(_dag_id(context), run_id),
+            raise_on_failure=False,
         )
-        record["kind"] = "performance"
-        write_alert(record)  # FIXME(lead): key by kind once alerting lands
-        out.append({"window": entry["window"], "status": record["status"], "findings": len(record["findings"])})
+        errors += alerts["errors"]
+        findings = sum(1 for r in results if r.status.is_finding)
+        out.append({"window": entry["window"], "findings": findings, "alerts": alerts})
+    if errors:
+        raise AlertDeliveryError(
+            f"model {config.model.name}: alert notification(s) not delivered yet: " + "; ".join(errors),
+            {"windows": out},
+        )
     return {"windows": out}
 
 
 def decide_retraining(config_path: str, summary: dict[str, Any], context: Any) -> dict[str, Any] | bool:
     """The conf for the retraining DAG when retraining is due; False (short-circuit) otherwise."""
-    from watchkeeper.airflow.tasks import _from_dict
+    from watchkeeper.airflow.tasks import _dag_id, _from_dict, airflow_run_url
     from watchkeeper.retraining import decide
 
     config = load_config(Path(config_path))
@@ -118,18 +131,13 @@ def decide_retraining(config_path: str, summary: dict[str, Any], context: Any) -
     latest = max(summary["scored"], key=lambda e: e["window"]["start"])
     window = Window.parse(latest["window"]["start"], latest["window"]["end"])
     results = [_from_dict(r) for r in latest["results"]]
-    decision = decide(config, window, results, store, now=datetime.now(UTC), run_url=run_url(context))
+    decision = decide(
+        config,
+        window,
+        results,
+        store,
+        now=datetime.now(UTC),
+        run_url=airflow_run_url(_dag_id(context), str(context["run_id"])),
+    )
     log.info("model=%s retraining: %s", config.model.name, decision.reason)
     return decision.conf if decision.trigger else False
-
-
-def run_url(context: Any) -> str | None:
-    """Link to this DAG run in the Airflow UI (from ``[api] base_url``)."""
-    try:
-        from airflow.configuration import conf
-
-        base = conf.get("api", "base_url", fallback="http://localhost:8080").rstrip("/")
-        ti = context["ti"]
-        return f"{base}/dags/{ti.dag_id}/runs/{context['run_id']}"
-    except Exception:  # a missing link must never fail the task
-        return None

@@ -172,6 +172,14 @@ def summarise_performance(day: date) -> str:
     return f"{text}\n  measured: {values}"
 
 
+def rendered_alerts(window: Any) -> list[str]:
+    """The alert messages of a window as people would read them (no Slack configured: the log sink)."""
+    from watchkeeper.alerting import list_notifications
+    from watchkeeper.alerting.messages import render_notification_text
+
+    return [render_notification_text(n) for n in list_notifications(DEMO_MODEL, window)]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Generate data, run the monitor DAG for a clean and a faulty day, print what was found."""
     from watchkeeper.demo.generate import CLEAN_DAY, FAULTS, FAULTY_DAY, generate
@@ -219,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
         failed |= code != 0
 
     print("\n" + summarise(days))
+    for day in days:
+        messages = rendered_alerts(day_window(day))
+        print(f"\nalert messages for {day} (Slack not configured: task log + alerts.jsonl): {len(messages) or 'none'}")
+        for text in messages:
+            print("  " + text.replace("\n", "\n  "))
 
     perf_day = args.performance_day
     history = [perf_day - timedelta(days=n) for n in range(perf_day.day - 1, 0, -1)]
@@ -234,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     failed |= code != 0
     print("\n" + summarise_performance(perf_day))
+    for text in rendered_alerts(day_window(perf_day))[-1:]:
+        print("\n  " + text.replace("\n", "\n  "))
 
     print("\n[5/5] retraining")
     for line in retraining_summary(env, logs):
