@@ -7,7 +7,7 @@ export WATCHKEEPER_HOME ?= $(CURDIR)/.watchkeeper
 export UV_NATIVE_TLS ?= 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install demo test lint typecheck bench validate clean
+.PHONY: install demo test lint typecheck bench validate clean airflow browser
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,17 @@ install: $(VENV)/.installed ## create .venv and install pinned dependencies
 demo: install ## the main job: demo model through real Airflow, then a summary
 	$(PY) -m watchkeeper.demo.run
 
-test: install ## lint, types, then every test: unit, store (SQLite + PostgreSQL), real Airflow runs
+browser: ## Debian's Chromium for the end-to-end UI test (Playwright drives it; no browser download)
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+
+test: install browser ## lint, types, then every test: unit, store (SQLite + PostgreSQL), real Airflow, browser
 	$(VENV)/bin/ruff check src tests dags benchmarks
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
+
+airflow: install ## airflow standalone with the demo models and a month of history (http://localhost:8080)
+	$(PY) -m watchkeeper.demo.standalone
 
 lint: install
 	$(VENV)/bin/ruff check src tests dags benchmarks
@@ -39,6 +46,9 @@ validate: install
 bench: install
 	$(PY) benchmarks/bench_drift.py
 	$(PY) benchmarks/bench_parse.py
+	$(PY) benchmarks/bench_degradation.py
+	$(PY) benchmarks/bench_estimation.py
+	$(PY) benchmarks/bench_ui.py
 
 clean:
 	rm -rf $(VENV) .watchkeeper
