@@ -1,0 +1,1 @@
+"""Watchkeeper's web UI: model-health pages and a JSON API (:func:`watchkeeper.ui.app.create_app`)."""
