@@ -236,6 +236,20 @@ def cmd_suggest_suite(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the self-contained HTML report of one window (the latest when no window is given)."""
+    from watchkeeper.report import write_report
+    from watchkeeper.results import Window
+
+    if (args.start is None) != (args.end is None):
+        raise ConfigError("--start/--end: give both, or neither for the latest window")
+    loaded = _load(args)
+    window = Window.parse(args.start, args.end) if args.start and args.end else None
+    path = write_report(loaded, loaded.model.name, window, _store(), args.output)
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -268,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fail-on", choices=["warning", "critical", "error"], help="exit 3 on findings this severe")
 
     model_cmd("baseline", cmd_baseline, "rebuild the model's baseline from its reference data")
+
+    p = model_cmd("report", cmd_report, "write the self-contained HTML report of a window")
+    p.add_argument("--start", help="window start, ISO 8601 (default: the latest recorded window)")
+    p.add_argument("--end", help="window end, ISO 8601 (exclusive)")
+    p.add_argument("-o", "--output", default="report.html", help="output file (default: report.html)")
 
     p = model_cmd("suggest-suite", cmd_suggest_suite, "write a starter GX suite from the reference data")
     p.add_argument("-o", "--output", help="output file (default: expectations/<suite>.json)")

@@ -3,6 +3,7 @@ has findings for exactly the injected faults, and re-running a window replaces i
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -94,6 +95,13 @@ def test_run_is_recorded_with_airflow_run_id_and_alert_file(demo_home: tuple[Pat
     alerts = [a for a in read_alerts(home / "alerts.jsonl") if "window" in a]
     assert [a["window"]["start"] for a in alerts] == [window(FAULTY_DAY).start.isoformat()]
     assert {(f["check"], f["metric"], f["subject"]) for f in alerts[0]["findings"]} == EXPECTED_FAULTY
+    # the run's HTML report is written as an artifact, and the alert message links to it
+    (report,) = (home / "reports" / "demo_fraud").glob("20261028T000000--*.html")
+    assert "<svg" in report.read_text()
+    from watchkeeper.alerting import list_notifications
+
+    (note,) = list_notifications("demo_fraud", window(FAULTY_DAY), store=store)
+    assert "/watchkeeper/models/demo_fraud/report?start=2026-10-28" in json.dumps(note.payload)
 
 
 def test_rerunning_a_window_replaces_instead_of_duplicating(demo_home: tuple[Path, dict[str, str]]) -> None:

@@ -124,3 +124,17 @@ def test_validate_reports_unknown_retraining_dag(tmp_path: Path, capsys: pytest.
         f"{dags / 'models' / 'demo_fraud.yaml'}: retraining.dag_id: no DAG 'retrain__demo_frod' in "
         f"{dags} -- did you mean 'retrain__demo_fraud'?"
     ) in out.splitlines()
+
+
+def test_report_command_writes_a_self_contained_page(
+    tiny: TinyModel, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out_file = tmp_path / "r.html"
+    code, _, err = run(capsys, "report", "tiny", "--start", "2026-10-01", "-o", str(out_file))
+    assert code == 1 and "--start/--end: give both" in err
+    assert run(capsys, "check", "tiny", "--start", "2026-10-01", "--end", "2026-10-02")[0] == 0
+    code, out, _ = run(capsys, "report", "tiny", "--start", "2026-10-01", "--end", "2026-10-02", "-o", str(out_file))
+    assert code == 0 and out.strip() == f"wrote {out_file}"
+    html = out_file.read_text()
+    assert "<svg" in html and "tiny" in html
+    assert 'src="http' not in html and 'href="http' not in html

@@ -86,7 +86,7 @@ def report(config_path: str, summary: dict[str, Any], context: Any) -> dict[str,
     """Report the performance findings of each scored window: the task log and the alerting layer
     (Slack, or the task log + JSONL sink). Undelivered alerts fail the task after everything is
     recorded; the outbox retries them on the task retry and later runs."""
-    from watchkeeper.airflow.tasks import _dag_id, _from_dict, airflow_run_url
+    from watchkeeper.airflow.tasks import _dag_id, _from_dict, airflow_run_url, report_url, write_run_report
     from watchkeeper.alerting import dispatch
     from watchkeeper.exceptions import AlertDeliveryError
     from watchkeeper.reporting import log_findings, render_text
@@ -100,6 +100,7 @@ def report(config_path: str, summary: dict[str, Any], context: Any) -> dict[str,
         results = [_from_dict(r) for r in entry["results"]]
         log_findings(config.model.name, window, results)
         log.info("\n%s", render_text(config.model.name, window, results))
+        write_run_report(config, window, store)
         alerts = dispatch(
             config,
             window,
@@ -108,6 +109,7 @@ def report(config_path: str, summary: dict[str, Any], context: Any) -> dict[str,
             dag_id=_dag_id(context),
             store=store,
             run_url=airflow_run_url(_dag_id(context), run_id),
+            report_url=report_url(config.model.name, window),
             raise_on_failure=False,
         )
         errors += alerts["errors"]

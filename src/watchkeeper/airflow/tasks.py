@@ -119,6 +119,7 @@ def record_and_report(config_path: str, family_outputs: list[dict[str, Any]], co
     log.info("\n%s", render_text(config.model.name, window, results, n_rows=n_rows))
     if store_error is not None:
         raise store_error
+    summary["report"] = write_run_report(config, window, store)
     alerts = dispatch(
         config,
         window,
@@ -127,6 +128,7 @@ def record_and_report(config_path: str, family_outputs: list[dict[str, Any]], co
         dag_id=_dag_id(context),
         store=store,
         run_url=airflow_run_url(_dag_id(context), run_id),
+        report_url=report_url(config.model.name, window),
         raise_on_failure=False,
     )
     summary["alerts"] = alerts
@@ -149,17 +151,53 @@ def _dag_id(context: Any) -> str:
     return str(getattr(ti, "dag_id", None) or getattr(dag, "dag_id", None) or "?")
 
 
-def airflow_run_url(dag_id: str, run_id: str) -> str | None:
-    """Link to a DAG run in the Airflow UI, from ``[api] base_url`` (read at task run time)."""
-    from urllib.parse import quote
+def report_url(model: str, window: Window) -> str | None:
+    """Link to the window's HTML report on the model-health pages (the UI plugin, under ``/watchkeeper``)."""
+    from urllib.parse import urlencode
 
+    base = _airflow_base_url()
+    if base is None:
+        return None
+    query = urlencode({"start": window.start.isoformat(), "end": window.end.isoformat()})
+    return f"{base}/watchkeeper/models/{model}/report?{query}"
+
+
+def write_run_report(config: Any, window: Window, store: Any) -> str | None:
+    """Write the window's self-contained HTML report as a run artifact in the state folder.
+
+    Returns its path; a report that cannot be rendered is logged, never fails the run.
+    """
+    from watchkeeper.report import write_report
+    from watchkeeper.settings import state_dir
+
+    name = f"{window.start:%Y%m%dT%H%M%S}--{window.end:%Y%m%dT%H%M%S}.html"
+    try:
+        path = write_report(
+            config, config.model.name, window, store, state_dir() / "reports" / config.model.name / name
+        )
+    except Exception:  # the report is a convenience: the results are already recorded
+        log.exception("model=%s: could not write the HTML report", config.model.name)
+        return None
+    log.info("model=%s: HTML report %s", config.model.name, path)
+    return str(path)
+
+
+def _airflow_base_url() -> str | None:
     try:
         from airflow.configuration import conf
 
         base = str(conf.get("api", "base_url", fallback="http://localhost:8080") or "http://localhost:8080")
     except Exception:  # a missing link must never fail the task
         return None
-    return f"{base.rstrip('/')}/dags/{dag_id}/runs/{quote(run_id)}"
+    return base.rstrip("/")
+
+
+def airflow_run_url(dag_id: str, run_id: str) -> str | None:
+    """Link to a DAG run in the Airflow UI, from ``[api] base_url`` (read at task run time)."""
+    from urllib.parse import quote
+
+    base = _airflow_base_url()
+    return None if base is None else f"{base}/dags/{dag_id}/runs/{quote(run_id)}"
 
 
 def _config_for(model: str, context: Any) -> Any:
