@@ -192,6 +192,13 @@ def test_browser_renders_overview_and_model_page(server: str, tmp_path: Path) ->
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
             context.add_cookies([{"name": "_token", "value": token, "url": server}])
             page = context.new_page()
+            # the "Model health" entry in Airflow's own navigation opens the plugin inside the Airflow UI
+            page.goto(f"{server}/")
+            page.get_by_text("Model he").first.click()
+            page.wait_for_url("**/plugin/model-health/**")
+            frame = page.frame_locator("iframe").first
+            frame.get_by_text("demo_fraud").first.wait_for()
+            page.screenshot(path=str(shots / "airflow-nav.png"))
             page.goto(f"{server}/watchkeeper/")
             page.wait_for_selector("text=demo_fraud")
             assert page.locator("svg").count() >= 1  # sparklines
