@@ -7,6 +7,7 @@ database failure surfaces as :class:`~watchkeeper.exceptions.StoreError` with th
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -1257,64 +1258,26 @@ def _insert_notification(session: Session, notification: NotificationRow) -> tup
     return _notification_row(row), True
 
 
+def _copy_row(cls: type[T], orm: Any) -> T:
+    """A frozen row dataclass from an ORM object with the same attribute names (JSON values copied)."""
+    values: dict[str, Any] = {}
+    for field_ in dataclasses.fields(cls):  # type: ignore[arg-type]
+        value = getattr(orm, field_.name)
+        if isinstance(value, list):
+            value = list(value)
+        elif isinstance(value, dict):
+            value = dict(value)
+        values[field_.name] = value
+    return cls(**values)
+
+
 def _alert_state_row(a: AlertState) -> AlertStateRow:
-    return AlertStateRow(
-        id=a.id,
-        model=a.model,
-        check=a.check,
-        subject=a.subject,
-        state=a.state,
-        severity=a.severity,
-        findings=list(a.findings),
-        opened_at=a.opened_at,
-        window_start=a.window_start,
-        window_end=a.window_end,
-        notified_at=a.notified_at,
-        notified_severity=a.notified_severity,
-        thread_key=a.thread_key,
-        channel=a.channel,
-        resolved_at=a.resolved_at,
-        previous=a.previous,
-        updated_at=a.updated_at,
-    )
+    return _copy_row(AlertStateRow, a)
 
 
 def _notification_row(n: Notification) -> NotificationRow:
-    return NotificationRow(
-        id=n.id,
-        idempotency_key=n.idempotency_key,
-        model=n.model,
-        kind=n.kind,
-        run_id=n.run_id,
-        window_start=n.window_start,
-        window_end=n.window_end,
-        channel=n.channel,
-        parent_key=n.parent_key,
-        alert_keys=list(n.alert_keys),
-        payload=dict(n.payload),
-        status=n.status,
-        attempts=n.attempts,
-        last_error=n.last_error,
-        created_at=n.created_at,
-        next_attempt_at=n.next_attempt_at,
-        expires_at=n.expires_at,
-        sent_at=n.sent_at,
-        sink=n.sink,
-        ts=n.ts,
-        delivered_channel=n.delivered_channel,
-    )
+    return _copy_row(NotificationRow, n)
 
 
 def _retrain_row(r: RetrainTrigger) -> RetrainRow:
-    return RetrainRow(
-        id=r.id,
-        model=r.model,
-        dag_id=r.dag_id,
-        triggered_at=r.triggered_at,
-        window_start=r.window_start,
-        window_end=r.window_end,
-        reason=r.reason,
-        failing_metrics=list(r.failing_metrics),
-        conf=dict(r.conf),
-        run_url=r.run_url,
-    )
+    return _copy_row(RetrainRow, r)

@@ -1,5 +1,5 @@
-"""Fixtures of the report tests (defined in report_seed.py, shared by name with the other UI test folder)."""
+"""Fixtures of the report tests (defined in tests/health_seed.py)."""
 
-from report_seed import seeded
+from health_seed import seeded
 
 __all__ = ["seeded"]

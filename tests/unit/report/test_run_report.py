@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from report_seed import EVIL, Seeded, day
-
+from health_seed import EVIL, Seeded, day
 from watchkeeper.report import render_report, write_report
 from watchkeeper.report.run_report import distribution_chart
 

@@ -1,5 +1,5 @@
-"""Fixtures of the ui tests (defined in ui_seed.py, shared by name with the other UI test folder)."""
+"""Fixtures of the ui tests (defined in tests/health_seed.py)."""
 
-from ui_seed import seeded
+from health_seed import seeded
 
 __all__ = ["seeded"]

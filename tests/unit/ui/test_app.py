@@ -6,8 +6,8 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from ui_seed import EVIL, Seeded
 
+from health_seed import EVIL, Seeded
 from watchkeeper.ui.app import create_app
 
 
@@ -138,8 +138,7 @@ def test_api_latest_window_alerts_retraining(client: TestClient) -> None:
 
 
 def test_json_has_null_for_nan(seeded: Seeded, client: TestClient) -> None:
-    from ui_seed import day
-
+    from health_seed import day
     from watchkeeper.results import CheckResult, Status
 
     seeded.store.record_results(

@@ -1,4 +1,4 @@
-"""Seed data of the ui tests: a SQLite metric store with a few models, and their configs."""
+"""Seed data of the report and UI tests: a SQLite metric store with a few models, and their configs."""
 
 from __future__ import annotations
 
