@@ -158,3 +158,24 @@ def test_performance_dag_detects_the_fall_and_retrains_once_per_cooldown(
     assert "cooldown: retraining was triggered at" in log_file.read_text()
     demo_run.airflow(["dags", "list-runs", "retrain__demo_fraud", "-o", "json"], env, listing)
     assert listing.read_text().count('"dag_id": "retrain__demo_fraud"') == 1
+
+
+def test_label_pipeline_signals_arrival_through_the_asset(demo_home: tuple[Path, dict[str, str]]) -> None:
+    import sqlite3
+
+    from watchkeeper.demo import run as demo_run
+
+    home, env = demo_home
+    log_file = home / "logs" / "labels.log"
+    assert demo_run.airflow(["dags", "test", "labels__demo_fraud"], env, log_file) == 0, log_file.read_text()[-3000:]
+    db = Path(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///"))
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT asset.name, asset.uri, asset_event.extra "
+            "FROM asset_event JOIN asset ON asset.id = asset_event.asset_id"
+        ).fetchall()
+    events = [(name, uri, json.loads(extra)) for name, uri, extra in rows if name == "watchkeeper_labels__demo_fraud"]
+    assert events, rows
+    name, uri, extra = events[-1]
+    assert uri == "watchkeeper://labels/demo_fraud"
+    assert extra["start"] == "2026-10-27T00:00:00+00:00" and extra["end"] == "2026-10-28T00:00:00+00:00"
