@@ -29,10 +29,10 @@ def deep_problems(loaded: LoadedConfig) -> list[str]:
     problems: list[str] = []
     model = loaded.model
     path = loaded.path
-    for field, source in (
-        ("predictions.source", model.predictions.source),
-        ("reference.source", model.reference.source),
-    ):
+    sources = [("predictions.source", model.predictions.source), ("reference.source", model.reference.source)]
+    if model.performance is not None:
+        sources.append(("performance.labels.source", model.performance.labels.source))
+    for field, source in sources:
         if source.kind in {"csv", "parquet"}:
             try:
                 expand_files(source, loaded.base_dir)

@@ -138,3 +138,20 @@ def test_report_command_writes_a_self_contained_page(
     html = out_file.read_text()
     assert "<svg" in html and "tiny" in html
     assert 'src="http' not in html and 'href="http' not in html
+
+
+def test_validate_checks_the_labels_source(tiny: TinyModel, capsys: pytest.CaptureFixture[str]) -> None:
+    tiny.edit(
+        lambda d: d.update(
+            performance={
+                "labels": {
+                    "source": {"kind": "parquet", "path": "../../labels/*.parquet"},
+                    "id": "pid",
+                    "label": "label",
+                }
+            }
+        )
+    )
+    code, out, _ = run(capsys, "validate", str(tiny.path))
+    assert code == 1
+    assert out.startswith(f"{tiny.path}: performance.labels.source.path: no parquet file matches")
