@@ -1160,54 +1160,15 @@ def _normalize_alerts(model: str, alerts: Sequence[Mapping[str, Any]]) -> dict[t
 
 
 def _metric_row(m: Metric) -> MetricRow:
-    return MetricRow(
-        id=m.id,
-        model=m.model,
-        window_start=m.window_start,
-        window_end=m.window_end,
-        check=m.check,
-        metric=m.metric,
-        subject=m.subject,
-        value=m.value,
-        threshold=m.threshold,
-        status=Status(m.status),
-        message=m.message,
-        details=m.details,
-        run_fk=m.run_fk,
-    )
+    return _copy_row(MetricRow, m, status=Status(m.status))
 
 
 def _run_row(r: Run) -> RunRow:
-    return RunRow(
-        id=r.id,
-        model=r.model,
-        window_start=r.window_start,
-        window_end=r.window_end,
-        run_id=r.run_id,
-        source=r.source,
-        status=Status(r.status),
-        n_rows=r.n_rows,
-        started_at=r.started_at,
-        finished_at=r.finished_at,
-        summary=r.summary,
-    )
+    return _copy_row(RunRow, r, status=Status(r.status))
 
 
 def _alert_row(a: Alert) -> AlertRow:
-    return AlertRow(
-        id=a.id,
-        model=a.model,
-        window_start=a.window_start,
-        window_end=a.window_end,
-        check=a.check,
-        metric=a.metric,
-        subject=a.subject,
-        severity=a.severity,
-        status=a.status,
-        message=a.message,
-        created_at=a.created_at,
-        updated_at=a.updated_at,
-    )
+    return _copy_row(AlertRow, a)
 
 
 def _write_window_alerts(
@@ -1258,10 +1219,12 @@ def _insert_notification(session: Session, notification: NotificationRow) -> tup
     return _notification_row(row), True
 
 
-def _copy_row(cls: type[T], orm: Any) -> T:
+def _copy_row(cls: type[T], orm: Any, **overrides: Any) -> T:
     """A frozen row dataclass from an ORM object with the same attribute names (JSON values copied)."""
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = dict(overrides)
     for field_ in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if field_.name in values:
+            continue
         value = getattr(orm, field_.name)
         if isinstance(value, list):
             value = list(value)
