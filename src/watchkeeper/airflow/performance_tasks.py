@@ -86,32 +86,19 @@ def report(config_path: str, summary: dict[str, Any], context: Any) -> dict[str,
     """Report the performance findings of each scored window: the task log and the alerting layer
     (Slack, or the task log + JSONL sink). Undelivered alerts fail the task after everything is
     recorded; the outbox retries them on the task retry and later runs."""
-    from watchkeeper.airflow.tasks import _dag_id, _from_dict, airflow_run_url, report_url, write_run_report
-    from watchkeeper.alerting import dispatch
+    from watchkeeper.airflow.tasks import _from_dict, publish_window
     from watchkeeper.exceptions import AlertDeliveryError
     from watchkeeper.reporting import log_findings, render_text
 
     config = load_config(Path(config_path))
     store = _store()
-    run_id = str(context["run_id"])
     out, errors = [], []
     for entry in sorted(summary["scored"], key=lambda e: e["window"]["start"]):
         window = Window.parse(entry["window"]["start"], entry["window"]["end"])
         results = [_from_dict(r) for r in entry["results"]]
         log_findings(config.model.name, window, results)
         log.info("\n%s", render_text(config.model.name, window, results))
-        write_run_report(config, window, store)
-        alerts = dispatch(
-            config,
-            window,
-            results,
-            run_id=run_id,
-            dag_id=_dag_id(context),
-            store=store,
-            run_url=airflow_run_url(_dag_id(context), run_id),
-            report_url=report_url(config.model.name, window),
-            raise_on_failure=False,
-        )
+        _, alerts = publish_window(config, window, results, store, context)
         errors += alerts["errors"]
         findings = sum(1 for r in results if r.status.is_finding)
         out.append({"window": entry["window"], "findings": findings, "alerts": alerts})

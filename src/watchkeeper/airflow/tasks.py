@@ -85,7 +85,6 @@ def record_and_report(config_path: str, family_outputs: list[dict[str, Any]], co
     outage is visible. A failed check, or alerts that could not be delivered, fail the task too (after
     everything is recorded; the outbox retries delivery on the task retry and later runs).
     """
-    from watchkeeper.alerting import dispatch
     from watchkeeper.checks import WindowReport
     from watchkeeper.exceptions import AlertDeliveryError
     from watchkeeper.reporting import alert_record, log_findings, render_text, write_alert
@@ -119,18 +118,7 @@ def record_and_report(config_path: str, family_outputs: list[dict[str, Any]], co
     log.info("\n%s", render_text(config.model.name, window, results, n_rows=n_rows))
     if store_error is not None:
         raise store_error
-    summary["report"] = write_run_report(config, window, store)
-    alerts = dispatch(
-        config,
-        window,
-        results,
-        run_id=run_id,
-        dag_id=_dag_id(context),
-        store=store,
-        run_url=airflow_run_url(_dag_id(context), run_id),
-        report_url=report_url(config.model.name, window),
-        raise_on_failure=False,
-    )
+    summary["report"], alerts = publish_window(config, window, results, store, context)
     summary["alerts"] = alerts
     failures = [r.message for r in results if r.status is Status.ERROR]
     if failures:
@@ -149,6 +137,32 @@ def _dag_id(context: Any) -> str:
     ti = context.get("ti") or context.get("task_instance")
     dag = context.get("dag")
     return str(getattr(ti, "dag_id", None) or getattr(dag, "dag_id", None) or "?")
+
+
+def publish_window(
+    config: Any, window: Window, results: list[CheckResult], store: Any, context: Any
+) -> tuple[str | None, dict[str, Any]]:
+    """Write the window's HTML report, then send its alerts (linking the run and the report).
+
+    Returns the report path and the dispatch summary; delivery errors are in the summary, not raised.
+    """
+    from watchkeeper.alerting import dispatch
+
+    run_id = str(context["run_id"])
+    dag_id = _dag_id(context)
+    path = write_run_report(config, window, store)
+    alerts = dispatch(
+        config,
+        window,
+        results,
+        run_id=run_id,
+        dag_id=dag_id,
+        store=store,
+        run_url=airflow_run_url(dag_id, run_id),
+        report_url=report_url(config.model.name, window),
+        raise_on_failure=False,
+    )
+    return path, alerts
 
 
 def report_url(model: str, window: Window) -> str | None:

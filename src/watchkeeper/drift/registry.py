@@ -118,8 +118,11 @@ def auto_method(kind: str, n_current: int) -> str:
     return "psi"
 
 
-def _numerical_counts(profile: dict[str, Any], current: NDArray[Any]) -> tuple[NDArray[np.float64], NDArray[Any]]:
-    return np.asarray(profile["counts"], dtype=np.float64), bin_counts(profile["edges"], current)
+def _aligned_counts(profile: dict[str, Any], current: NDArray[Any]) -> tuple[NDArray[np.float64], NDArray[Any]]:
+    """Reference and current counts on the same bins (numerical) or categories (categorical)."""
+    if profile["kind"] == NUMERICAL:
+        return np.asarray(profile["counts"], dtype=np.float64), bin_counts(profile["edges"], current)
+    return reference_counts(profile, current.size), current
 
 
 @register_drift_test
@@ -133,10 +136,7 @@ class PSI(DriftTest):
 
     def compute(self, profile: dict[str, Any], current: NDArray[Any]) -> DriftStat:
         """PSI of the current bin/category counts against the reference ones."""
-        if profile["kind"] == NUMERICAL:
-            ref, cur = _numerical_counts(profile, current)
-        else:
-            ref, cur = reference_counts(profile, current.size), current
+        ref, cur = _aligned_counts(profile, current)
         return DriftStat(stats.psi(ref, cur), None, {"bins": int(ref.size)})
 
 
@@ -183,10 +183,7 @@ class JensenShannon(DriftTest):
 
     def compute(self, profile: dict[str, Any], current: NDArray[Any]) -> DriftStat:
         """JS distance of the current bin/category counts against the reference ones."""
-        if profile["kind"] == NUMERICAL:
-            ref, cur = _numerical_counts(profile, current)
-        else:
-            ref, cur = reference_counts(profile, current.size), current
+        ref, cur = _aligned_counts(profile, current)
         return DriftStat(stats.jensen_shannon(ref, cur), None, {"bins": int(ref.size)})
 
 
