@@ -9,7 +9,6 @@ import pytest
 import yaml
 
 from watchkeeper.config import (
-    ConfigError,
     FeatureKind,
     TaskType,
     find_config,
@@ -18,6 +17,7 @@ from watchkeeper.config import (
     parse_config,
     parse_duration,
 )
+from watchkeeper.exceptions import ConfigError
 
 VALID = {
     "name": "m1",

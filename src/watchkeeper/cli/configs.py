@@ -1,24 +1,17 @@
-"""The ``watchkeeper`` command: validate configs, export the schema, run checks without Airflow."""
+"""``watchkeeper validate``, ``schema`` and ``suggest-suite``: commands about model configs."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Any
 
 from watchkeeper import settings
-from watchkeeper.config import LoadedConfig, config_paths, find_config, json_schema, load_config
+from watchkeeper.cli.common import EXIT_ERROR, EXIT_OK, ModelCommand, load_model
+from watchkeeper.config import LoadedConfig, config_paths, json_schema, load_config
 from watchkeeper.exceptions import ConfigError, WatchkeeperError
-
-log = logging.getLogger("watchkeeper")
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_FINDINGS = 0, 1, 2, 3
-
-
-# --------------------------------------------------------------------------- validate
 
 
 def deep_problems(loaded: LoadedConfig) -> list[str]:
@@ -140,90 +133,12 @@ def cmd_schema(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- checks
 
 
-def _load(args: argparse.Namespace) -> LoadedConfig:
-    return find_config(args.model, Path(args.config_dir) if args.config_dir else settings.config_dir())
-
-
-def _store() -> Any:
-    from watchkeeper.store import MetricStore
-
-    store = MetricStore()
-    store.migrate()
-    return store
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    """Run every check on one window, like the monitor DAG does."""
-    from watchkeeper.checks import run_checks
-    from watchkeeper.reporting import render_text
-    from watchkeeper.results import Status, Window
-
-    loaded = _load(args)
-    try:
-        window = Window.parse(args.start, args.end)
-    except ValueError as exc:
-        raise ConfigError(f"--start/--end: {exc}") from exc
-    store = _store()
-    report = run_checks(loaded, window, store)
-    if not args.dry_run:
-        store.record_window(
-            loaded.model.name,
-            window,
-            report.results,
-            run_id="cli",
-            source="cli",
-            n_rows=report.n_rows,
-            summary=report.summary(),
-        )
-    if loaded.model.performance is not None:
-        from watchkeeper.scoring import score_window
-
-        perf = score_window(loaded, window, store, record=not args.dry_run)
-        report.results += perf.results
-        if not perf.scored:
-            print(f"performance not scored: {perf.reason}", file=sys.stderr)
-    if args.json:
-        for r in report.results:
-            row = {
-                "model": report.model,
-                "window": window.as_dict(),
-                "check": r.check,
-                "metric": r.metric,
-                "subject": r.subject,
-                "value": r.value,
-                "threshold": r.threshold,
-                "status": str(r.status),
-                "message": r.message,
-            }
-            print(json.dumps(row))
-    else:
-        print(render_text(report.model, window, report.results, n_rows=report.n_rows))
-    if args.fail_on:
-        bar = Status(args.fail_on).rank
-        if any(r.status.rank >= bar for r in report.results):
-            return EXIT_FINDINGS
-    return EXIT_OK
-
-
-def cmd_baseline(args: argparse.Namespace) -> int:
-    """Force a rebuild of the model's baseline from its reference data."""
-    from watchkeeper.baseline import ensure_baseline
-
-    loaded = _load(args)
-    content_hash, payload = ensure_baseline(loaded, _store(), force=True)
-    print(
-        f"baseline of {loaded.model.name}: hash {content_hash}, {payload['n_rows']} reference rows, "
-        f"{len(payload['features'])} features profiled"
-    )
-    return EXIT_OK
-
-
 def cmd_suggest_suite(args: argparse.Namespace) -> int:
     """Write a starter GX suite from the model's reference data."""
     from watchkeeper.quality import expectations_dir, suggest_suite
     from watchkeeper.sources import read_reference
 
-    loaded = _load(args)
+    loaded = load_model(args)
     suite = suggest_suite(loaded, read_reference(loaded))
     out = Path(args.output) if args.output else expectations_dir(loaded) / f"{suite['name']}.json"
     if out.exists() and not args.force:
@@ -236,29 +151,8 @@ def cmd_suggest_suite(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    """Write the self-contained HTML report of one window (the latest when no window is given)."""
-    from watchkeeper.report import write_report
-    from watchkeeper.results import Window
-
-    if (args.start is None) != (args.end is None):
-        raise ConfigError("--start/--end: give both, or neither for the latest window")
-    loaded = _load(args)
-    window = Window.parse(args.start, args.end) if args.start and args.end else None
-    path = write_report(loaded, loaded.model.name, window, _store(), args.output)
-    print(f"wrote {path}")
-    return EXIT_OK
-
-
-# --------------------------------------------------------------------------- entry point
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``watchkeeper`` command."""
-    parser = argparse.ArgumentParser(prog="watchkeeper", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def add_commands(sub: Any, model_cmd: ModelCommand) -> None:
+    """Register this module's subcommands."""
     p = sub.add_parser("validate", help="check model configs; exits 1 listing every problem")
     p.add_argument("paths", nargs="*", help="config files or folders (default: $WATCHKEEPER_CONFIG_DIR or dags/models)")
     p.add_argument("--schema-only", action="store_true", help="skip file, suite and column checks")
@@ -267,47 +161,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the JSON Schema of model configs")
     p.set_defaults(func=cmd_schema)
 
-    def model_cmd(name: str, func: Any, help_: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_)
-        p.add_argument("model")
-        p.add_argument("--config-dir", help="folder of model configs (default: dags/models)")
-        p.set_defaults(func=func)
-        return p
-
-    p = model_cmd("check", cmd_check, "run every check on one window, without Airflow")
-    p.add_argument("--start", required=True, help="window start, ISO 8601 (naive = UTC)")
-    p.add_argument("--end", required=True, help="window end, ISO 8601 (exclusive)")
-    p.add_argument("--json", action="store_true", help="print one JSON object per result")
-    p.add_argument("--dry-run", action="store_true", help="do not record results in the metric store")
-    p.add_argument("--fail-on", choices=["warning", "critical", "error"], help="exit 3 on findings this severe")
-
-    model_cmd("baseline", cmd_baseline, "rebuild the model's baseline from its reference data")
-
-    p = model_cmd("report", cmd_report, "write the self-contained HTML report of a window")
-    p.add_argument("--start", help="window start, ISO 8601 (default: the latest recorded window)")
-    p.add_argument("--end", help="window end, ISO 8601 (exclusive)")
-    p.add_argument("-o", "--output", default="report.html", help="output file (default: report.html)")
-
     p = model_cmd("suggest-suite", cmd_suggest_suite, "write a starter GX suite from the reference data")
     p.add_argument("-o", "--output", help="output file (default: expectations/<suite>.json)")
     p.add_argument("--force", action="store_true", help="overwrite an existing suite")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; errors print one clear message and exit 1, never a traceback."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        stream=sys.stderr,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        return int(args.func(args))
-    except WatchkeeperError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,77 @@
+"""What every Watchkeeper DAG shares: DAG ids, asset names, the timetable and task defaults.
+
+Imported at DAG parse time: YAML, pydantic and Airflow only.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import timedelta
+from typing import Any
+
+from watchkeeper.airflow import tasks as t
+from watchkeeper.config import LoadedConfig
+
+MONITOR_PREFIX = "monitor__"
+PERFORMANCE_PREFIX = "performance__"
+CONFIG_ERROR_PREFIX = "watchkeeper_config_error__"
+FAMILIES = ("quality", "drift", "prediction", "service")
+
+
+def monitor_dag_id(model: str) -> str:
+    """DAG id of a model's monitor DAG."""
+    return f"{MONITOR_PREFIX}{model}"
+
+
+@functools.cache
+def _timetable(schedule: str) -> Any:
+    if schedule in {"@once", "@continuous"}:
+        return schedule
+    from airflow.sdk import CronDataIntervalTimetable
+
+    # An interval timetable gives every run a data interval [start, end): the window to check.
+    return CronDataIntervalTimetable(schedule, timezone="UTC")
+
+
+def performance_dag_id(model: str) -> str:
+    """DAG id of a model's performance DAG."""
+    return f"{PERFORMANCE_PREFIX}{model}"
+
+
+def labels_asset_name(model: str) -> str:
+    """Name of the Airflow Asset a label pipeline updates when a model's labels arrive."""
+    return f"watchkeeper_labels__{model}"
+
+
+def labels_asset(model: str) -> Any:
+    """The Asset that signals label arrival: ``Asset(name="watchkeeper_labels__<model>", uri="watchkeeper://labels/<model>")``."""
+    from airflow.sdk import Asset
+
+    return Asset(name=labels_asset_name(model), uri=f"watchkeeper://labels/{model}")
+
+
+def _default_args(owner: str) -> dict[str, Any]:
+    """Task defaults of every Watchkeeper DAG: one retry, and the failure callback that reports a broken monitor."""
+    return {
+        "owner": owner,
+        "retries": 1,
+        "retry_delay": timedelta(minutes=1),
+        "on_failure_callback": t.on_task_failure,
+    }
+
+
+def _doc_md(loaded: LoadedConfig) -> str:
+    model = loaded.model
+    return (
+        f"## Monitor of `{model.name}`\n\n{model.description}\n\n"
+        f"Owner: **{model.owner}** · task: `{model.task}` · config: `{loaded.path.name}`\n\n"
+        "Each run checks its data interval of the prediction log: data quality (schema, volume, freshness, "
+        "missing values, ranges, unseen categories, GX suite), feature drift, prediction drift and "
+        "confidence, service health. Results go to the metric store; findings to the task log and the "
+        "alert file.\n\n"
+        f"```yaml\n{loaded.text.rstrip()}\n```\n"
+    )
+
+
+def _tag(text: str) -> str:
+    return text[:100]

@@ -1,0 +1,50 @@
+"""The monitor DAG of one model: baseline, one mapped check task per family, report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import DAG, task
+
+from watchkeeper.airflow import tasks as t
+from watchkeeper.airflow.dag_common import FAMILIES, _default_args, _doc_md, _tag, _timetable, monitor_dag_id
+from watchkeeper.config import LoadedConfig
+
+
+def build_monitor_dag(loaded: LoadedConfig) -> DAG:
+    """The monitor DAG of one model."""
+    model = loaded.model
+    path = str(loaded.path.resolve())
+    default_args = _default_args(model.owner)
+    with DAG(
+        dag_id=monitor_dag_id(model.name),
+        schedule=_timetable(model.schedule),
+        start_date=model.start_date,
+        catchup=model.catchup,
+        max_active_runs=4,
+        default_args=default_args,
+        tags=[_tag("watchkeeper"), _tag(f"model:{model.name}"), _tag(f"owner:{model.owner}")],
+        doc_md=_doc_md(loaded),
+        description=(model.description or f"Monitor of {model.name}")[:200],
+    ) as dag:
+
+        @task(task_id="baseline", multiple_outputs=False)
+        def baseline() -> dict[str, Any]:
+            """Build or reuse the reference baseline."""
+            return t.prepare_baseline(path)
+
+        # One mapped task, one instance per check family: cheap to parse, one visible instance per family.
+        @task(task_id="check", multiple_outputs=False, map_index_template="{{ family }}")
+        def check(family: str, **context: Any) -> dict[str, Any]:
+            """Run one check family on the run's data interval."""
+            return t.run_check_family(path, family, context)
+
+        @task(task_id="report", multiple_outputs=False)
+        def report(outputs: list[dict[str, Any]], **context: Any) -> dict[str, Any]:
+            """Record all results in the metric store (idempotently) and report findings."""
+            return t.record_and_report(path, list(outputs), context)
+
+        checks = check.expand(family=list(FAMILIES))
+        baseline() >> checks
+        report(checks)  # type: ignore[arg-type]  # an XComArg resolves to the list at run time
+    return dag

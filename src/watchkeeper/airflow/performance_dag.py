@@ -1,0 +1,86 @@
+"""The performance DAG of a model with labels: score the window, then maybe trigger retraining."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import DAG, task
+
+from watchkeeper.airflow.dag_common import (
+    _default_args,
+    _tag,
+    _timetable,
+    labels_asset,
+    labels_asset_name,
+    performance_dag_id,
+)
+from watchkeeper.config import LoadedConfig
+
+
+def build_performance_dag(loaded: LoadedConfig) -> DAG:
+    """The performance DAG of a model with a ``performance`` section.
+
+    It runs when the label pipeline updates the labels asset, and otherwise on the model's schedule; a
+    scheduled run scores the prediction window one label delay before its data interval.
+    """
+    from airflow.sdk import AssetOrTimeSchedule
+
+    from watchkeeper.airflow import performance_tasks as pt
+
+    model = loaded.model
+    assert model.performance is not None
+    path = str(loaded.path.resolve())
+    schedule: Any = _timetable(model.schedule)
+    if not isinstance(schedule, str):
+        schedule = AssetOrTimeSchedule(timetable=schedule, assets=[labels_asset(model.name)])
+    default_args = _default_args(model.owner)
+    with DAG(
+        dag_id=performance_dag_id(model.name),
+        schedule=schedule,
+        start_date=model.start_date,
+        catchup=model.catchup,
+        max_active_runs=1,
+        default_args=default_args,
+        tags=[_tag("watchkeeper"), _tag("performance"), _tag(f"model:{model.name}"), _tag(f"owner:{model.owner}")],
+        doc_md=_performance_doc(loaded),
+        description=f"Performance of {model.name} on ground-truth labels"[:200],
+    ) as dag:
+
+        @task(task_id="score", multiple_outputs=False)
+        def score(**context: Any) -> dict[str, Any]:
+            """Join labels; compute metrics, intervals, segments and rules; record and report them."""
+            return pt.score_and_report(path, context)
+
+        summary = score()
+        if model.retraining.dag_id:
+            from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+
+            @task.short_circuit(task_id="decide_retraining")
+            def decide(summary: dict[str, Any], **context: Any) -> dict[str, Any] | bool:
+                """Retrain when degradation persisted, outside the cooldown (recorded for audit)."""
+                return pt.decide_retraining(path, summary, context)
+
+            conf = decide(summary)  # type: ignore[arg-type]  # XComArgs resolve at run time
+            trigger_retraining = TriggerDagRunOperator(
+                task_id="trigger_retraining",
+                trigger_dag_id=model.retraining.dag_id,
+                conf=conf,  # type: ignore[arg-type]
+                wait_for_completion=False,
+            )
+            conf >> trigger_retraining
+    return dag
+
+
+def _performance_doc(loaded: LoadedConfig) -> str:
+    model = loaded.model
+    assert model.performance is not None
+    return (
+        f"## Performance of `{model.name}`\n\n"
+        f"Runs when the label pipeline updates the asset `{labels_asset_name(model.name)}` "
+        f"(uri `watchkeeper://labels/{model.name}`; an event's extra may name the window: "
+        '`{"start": ISO, "end": ISO}`), and otherwise on the schedule, scoring the window '
+        f"{model.performance.labels.delay} (the label delay) before its data interval. Windows below "
+        f"{model.performance.labels.min_coverage:.0%} label coverage are skipped with the reason; late labels "
+        "recompute the window. Retraining: "
+        f"`{model.retraining.dag_id or 'none'}`.\n\n```yaml\n{loaded.text.rstrip()}\n```\n"
+    )

@@ -1,0 +1,177 @@
+"""The model config: one ``dags/models/<model>.yaml`` per monitored model, built from the sections."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from watchkeeper.config.alerts import AlertSettings
+from watchkeeper.config.checks import DriftSettings, PredictionSettings, QualitySettings, ServiceSettings
+from watchkeeper.config.common import FeatureKind, TaskType, _check_zone, _Model
+from watchkeeper.config.performance import PerformanceSettings, RetrainingSettings, Rule
+from watchkeeper.config.sources import Source
+
+_RULE_KEY_RE = re.compile(r"^(quality|drift|prediction|service)\.[A-Za-z0-9_.]+(\[[^\]]*\])?$")
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class PredictionLog(_Model):
+    """Where the model's prediction log lives and which columns mean what."""
+
+    source: Source = Field(description="csv, parquet or sql source of the prediction log.")
+    timestamp: str = Field(description="Column with the prediction time.")
+    timezone: str = Field(
+        default="UTC", description="Time zone of timestamps that carry none (naive timestamps are read in it)."
+    )
+    id: str = Field(description="Column with the prediction id (joins to labels).")
+    features: dict[str, FeatureKind] = Field(
+        min_length=1, description="Feature columns, each typed 'numerical' or 'categorical'."
+    )
+    prediction: str = Field(description="Column with the predicted class (classification) or value (regression).")
+    score: str | None = Field(
+        default=None, description="Column with the score or probability of the positive/predicted class."
+    )
+    latency: str | None = Field(default=None, description="Optional column with inference latency in milliseconds.")
+    status: str | None = Field(default=None, description="Optional column with the request status (ok/error...).")
+    error_values: list[str] = Field(
+        default_factory=lambda: ["error", "timeout", "failed"],
+        description="Values of the status column that count as errors.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _check_zone(value)
+
+    @model_validator(mode="after")
+    def _distinct_columns(self) -> PredictionLog:
+        special = {k: v for k, v in self.role_columns().items() if v is not None}
+        clash = sorted(set(special.values()) & set(self.features))
+        if clash:
+            raise ValueError(f"column(s) {clash} are both a feature and a role column -- list each column once")
+        return self
+
+    def role_columns(self) -> dict[str, str | None]:
+        """Non-feature columns by role."""
+        return {
+            "timestamp": self.timestamp,
+            "id": self.id,
+            "prediction": self.prediction,
+            "score": self.score,
+            "latency": self.latency,
+            "status": self.status,
+        }
+
+    def columns(self) -> list[str]:
+        """Every column the monitor reads."""
+        roles = [c for c in self.role_columns().values() if c is not None]
+        return list(dict.fromkeys([*roles, *self.features]))
+
+
+class ReferenceData(_Model):
+    """The training/validation data the live traffic is compared with."""
+
+    source: Source = Field(description="csv, parquet or sql source of the reference data.")
+
+
+class ModelConfig(_Model):
+    """One monitored model."""
+
+    name: str = Field(description="Model name: lower case letters, digits and '_'; equals the file name.")
+    owner: str = Field(min_length=1, description="Owning team or person (shown in Airflow and alerts).")
+    description: str = Field(default="", description="What the model does.")
+    schedule: str = Field(default="@daily", description="Airflow schedule of the monitor DAG (preset or cron).")
+    start_date: datetime = Field(
+        default=datetime(2026, 1, 1, tzinfo=UTC), description="First data interval start (ISO date; naive means UTC)."
+    )
+    catchup: bool = Field(default=False, description="Whether Airflow backfills missed intervals.")
+    task: TaskType = Field(description="binary_classification, multiclass_classification or regression.")
+    predictions: PredictionLog = Field(description="The prediction log.")
+    reference: ReferenceData = Field(description="The reference (training) data.")
+    quality: QualitySettings = Field(default_factory=QualitySettings, description="Data-quality checks.")
+    drift: DriftSettings = Field(default_factory=DriftSettings, description="Drift checks.")
+    prediction_checks: PredictionSettings = Field(
+        default_factory=PredictionSettings, description="Prediction drift and confidence checks."
+    )
+    service: ServiceSettings = Field(default_factory=ServiceSettings, description="Service-health checks.")
+    performance: PerformanceSettings | None = Field(
+        default=None, description="Performance on ground-truth labels (omit when labels never arrive)."
+    )
+    rules: dict[str, Rule] = Field(
+        default_factory=dict,
+        description="Baseline rules for monitor metrics, keyed 'check.metric' or 'check.metric[subject]', "
+        "e.g. {'service.latency_p95_ms': {relative_rise: 0.5, baseline: rolling}}.",
+    )
+    alerts: AlertSettings = Field(default_factory=AlertSettings, description="Alert routing.")
+    retraining: RetrainingSettings = Field(default_factory=RetrainingSettings, description="Retraining target.")
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not _NAME_RE.match(value):
+            raise ValueError(f"{value!r} is not a valid model name -- use lower case letters, digits and '_'")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, value: str) -> str:
+        presets = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@continuous"}
+        if value.startswith("@"):
+            if value not in presets:
+                raise ValueError(f"unknown preset {value!r} -- use one of {sorted(presets)} or a cron expression")
+        elif len(value.split()) not in (5, 6):
+            raise ValueError(f"{value!r} is not a cron expression -- e.g. '0 6 * * *' or a preset such as '@daily'")
+        return value
+
+    @field_validator("start_date")
+    @classmethod
+    def _aware_start(cls, value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> ModelConfig:
+        if self.task is TaskType.BINARY_CLASSIFICATION and self.predictions.score is None:
+            raise ValueError("predictions.score is required for binary_classification -- name the probability column")
+        if self.performance is not None:
+            bad_segments = sorted(set(self.performance.segments) - set(self.predictions.columns()))
+            if bad_segments:
+                raise ValueError(
+                    f"performance.segments names {bad_segments} which are not prediction-log columns -- "
+                    "use feature or role column names"
+                )
+        for key in self.rules:
+            if not _RULE_KEY_RE.match(key):
+                raise ValueError(
+                    f"rules key {key!r} is not 'check.metric' or 'check.metric[subject]' -- "
+                    "e.g. 'service.latency_p95_ms' or 'drift.psi[amount]'"
+                )
+        unknown = sorted(set(self.drift.features) - set(self.predictions.features))
+        if unknown:
+            raise ValueError(
+                f"drift.features names {unknown} which are not in predictions.features -- fix the spelling"
+            )
+        return self
+
+
+class LoadedConfig(BaseModel):
+    """A validated config with the file it came from and its raw text (rendered into ``doc_md``)."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    path: Path
+    text: str
+    model: ModelConfig
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder that relative source paths are resolved against."""
+        return self.path.parent
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of the model config, for editors."""
+    return ModelConfig.model_json_schema()
