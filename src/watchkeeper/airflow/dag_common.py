@@ -9,7 +9,7 @@ import functools
 from datetime import timedelta
 from typing import Any
 
-from watchkeeper.airflow import tasks as t
+from watchkeeper.airflow import publishing
 from watchkeeper.config import LoadedConfig
 
 MONITOR_PREFIX = "monitor__"
@@ -56,7 +56,7 @@ def _default_args(owner: str) -> dict[str, Any]:
         "owner": owner,
         "retries": 1,
         "retry_delay": timedelta(minutes=1),
-        "on_failure_callback": t.on_task_failure,
+        "on_failure_callback": publishing.on_task_failure,
     }
 
 

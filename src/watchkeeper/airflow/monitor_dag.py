@@ -6,7 +6,7 @@ from typing import Any
 
 from airflow.sdk import DAG, task
 
-from watchkeeper.airflow import tasks as t
+from watchkeeper.airflow import publishing, tasks
 from watchkeeper.airflow.dag_common import FAMILIES, _default_args, _doc_md, _tag, _timetable, monitor_dag_id
 from watchkeeper.config import LoadedConfig
 
@@ -31,18 +31,18 @@ def build_monitor_dag(loaded: LoadedConfig) -> DAG:
         @task(task_id="baseline", multiple_outputs=False)
         def baseline() -> dict[str, Any]:
             """Build or reuse the reference baseline."""
-            return t.prepare_baseline(path)
+            return tasks.prepare_baseline(path)
 
         # One mapped task, one instance per check family: cheap to parse, one visible instance per family.
         @task(task_id="check", multiple_outputs=False, map_index_template="{{ family }}")
         def check(family: str, **context: Any) -> dict[str, Any]:
             """Run one check family on the run's data interval."""
-            return t.run_check_family(path, family, context)
+            return tasks.run_check_family(path, family, context)
 
         @task(task_id="report", multiple_outputs=False)
         def report(outputs: list[dict[str, Any]], **context: Any) -> dict[str, Any]:
             """Record all results in the metric store (idempotently) and report findings."""
-            return t.record_and_report(path, list(outputs), context)
+            return publishing.record_and_report(path, list(outputs), context)
 
         checks = check.expand(family=list(FAMILIES))
         baseline() >> checks

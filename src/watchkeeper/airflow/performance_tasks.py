@@ -86,7 +86,7 @@ def report(config_path: str, summary: dict[str, Any], context: Any) -> dict[str,
     """Report the performance findings of each scored window: the task log and the alerting layer
     (Slack, or the task log + JSONL sink). Undelivered alerts fail the task after everything is
     recorded; the outbox retries them on the task retry and later runs."""
-    from watchkeeper.airflow.tasks import _from_dict, publish_window
+    from watchkeeper.airflow.publishing import _from_dict, publish_window
     from watchkeeper.exceptions import AlertDeliveryError
     from watchkeeper.reporting import log_findings, render_text
 
@@ -112,7 +112,7 @@ def report(config_path: str, summary: dict[str, Any], context: Any) -> dict[str,
 
 def decide_retraining(config_path: str, summary: dict[str, Any], context: Any) -> dict[str, Any] | bool:
     """The conf for the retraining DAG when retraining is due; False (short-circuit) otherwise."""
-    from watchkeeper.airflow.tasks import _dag_id, _from_dict, airflow_run_url
+    from watchkeeper.airflow.publishing import _dag_id, _from_dict, airflow_run_url
     from watchkeeper.retraining import decide
 
     config = load_config(Path(config_path))
