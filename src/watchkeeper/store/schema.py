@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 #: Alembic version table of the store. Not the default ``alembic_version``, so the store may share a
 #: database with Airflow's metadata (which has its own ``alembic_version``) without clobbering it.
@@ -65,7 +65,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 #: JSON everywhere, JSONB on PostgreSQL (smaller, and baseline payloads can weigh several MB).
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+JSONType: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
 
 
 class Base(DeclarativeBase):
@@ -155,112 +155,6 @@ class Baseline(Base):
     payload: Mapped[dict[str, Any]]
 
 
-class Alert(Base):
-    """The alert state of one finding (check, metric, subject) in one model window."""
-
-    __tablename__ = "alerts"
-    __table_args__ = (
-        UniqueConstraint(
-            "model", "window_start", "window_end", "check", "metric", "subject", name="uq_alerts_model_window_key"
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    model: Mapped[str] = mapped_column(String)
-    window_start: Mapped[datetime]
-    window_end: Mapped[datetime]
-    check: Mapped[str] = mapped_column(String)
-    metric: Mapped[str] = mapped_column(String)
-    subject: Mapped[str] = mapped_column(String, server_default="")
-    severity: Mapped[str] = mapped_column(String(16))
-    #: ``open``, ``ongoing`` or ``resolved``.
-    status: Mapped[str] = mapped_column(String(16))
-    message: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
-
-
-class AlertState(Base):
-    """The lifecycle of one alert key (model, check, subject) across windows: open, ongoing, resolved.
-
-    One row per key, updated by every dispatch that evaluates the key. ``previous`` keeps the row as it
-    was before its latest window was applied, so re-dispatching that same window (a task retry, a
-    re-run) starts from the same state and takes the same decisions.
-    """
-
-    __tablename__ = "alert_state"
-    __table_args__ = (UniqueConstraint("model", "check", "subject", name="uq_alert_state_model_key"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    model: Mapped[str] = mapped_column(String)
-    check: Mapped[str] = mapped_column(String)
-    subject: Mapped[str] = mapped_column(String, server_default="")
-    #: ``open``, ``ongoing`` or ``resolved``.
-    state: Mapped[str] = mapped_column(String(16))
-    #: Worst status of the key's findings in its latest window (``warning``, ``critical``, ``error``).
-    severity: Mapped[str] = mapped_column(String(16))
-    #: The key's findings in its latest window (metric, value, threshold, baseline, status, message).
-    findings: Mapped[list[Any]]
-    #: Start of the first window of the current incident.
-    opened_at: Mapped[datetime]
-    #: The latest window applied to the key.
-    window_start: Mapped[datetime]
-    window_end: Mapped[datetime]
-    #: When people last heard about the key (new alert, escalation or reminder); NULL: not yet.
-    notified_at: Mapped[datetime | None]
-    notified_severity: Mapped[str | None] = mapped_column(String(16))
-    #: Idempotency key of the outbox notification whose thread holds the key's replies.
-    thread_key: Mapped[str | None] = mapped_column(String(96))
-    #: Channel of that thread.
-    channel: Mapped[str | None] = mapped_column(String)
-    resolved_at: Mapped[datetime | None]
-    previous: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
-    updated_at: Mapped[datetime]
-
-
-class Notification(Base):
-    """The outbox: one message to deliver, written before it is sent, retried until sent or expired."""
-
-    __tablename__ = "outbox"
-    __table_args__ = (
-        UniqueConstraint("idempotency_key", name="uq_outbox_idempotency_key"),
-        Index("ix_outbox_model_status", "model", "status", "id"),
-        # Ids give the delivery order: never reuse one on SQLite either.
-        {"sqlite_autoincrement": True},
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    #: Derived from model, window, kind and alert keys: the same message is never queued twice.
-    idempotency_key: Mapped[str] = mapped_column(String(96))
-    model: Mapped[str] = mapped_column(String)
-    #: ``alert``, ``reminder``, ``recovered`` or ``monitor_failed``.
-    kind: Mapped[str] = mapped_column(String(32))
-    run_id: Mapped[str | None] = mapped_column(String)
-    window_start: Mapped[datetime | None]
-    window_end: Mapped[datetime | None]
-    #: Channel it is routed to (NULL: the sink's default).
-    channel: Mapped[str | None] = mapped_column(String)
-    #: Idempotency key of the message this one replies to (its thread).
-    parent_key: Mapped[str | None] = mapped_column(String(96))
-    #: Alert keys ``check[subject]`` the message is about.
-    alert_keys: Mapped[list[Any]]
-    #: ``title``, ``text`` (plain-text fallback), ``blocks`` (Block Kit) and ``plain`` (terminal rendering).
-    payload: Mapped[dict[str, Any]]
-    #: ``pending``, ``sent`` or ``expired``.
-    status: Mapped[str] = mapped_column(String(16))
-    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime]
-    next_attempt_at: Mapped[datetime]
-    expires_at: Mapped[datetime]
-    sent_at: Mapped[datetime | None]
-    #: Name of the sink that delivered it (``slack``, ``webhook``, ``log``).
-    sink: Mapped[str | None] = mapped_column(String(32))
-    #: Slack message ts (the thread id of replies) and the channel id Slack answered with.
-    ts: Mapped[str | None] = mapped_column(String(64))
-    delivered_channel: Mapped[str | None] = mapped_column(String)
-
-
 class RetrainTrigger(Base):
     """An audit row for every retraining DAG run Watchkeeper triggered."""
 
@@ -277,3 +171,20 @@ class RetrainTrigger(Base):
     failing_metrics: Mapped[list[Any]]
     conf: Mapped[dict[str, Any]]
     run_url: Mapped[str | None] = mapped_column(String)
+
+
+# The alerting tables live in their own module; importing them here registers them on Base.metadata.
+from watchkeeper.store.schema_alerting import Alert, AlertState, Notification  # noqa: E402
+
+__all__ = [
+    "VERSION_TABLE",
+    "Alert",
+    "AlertState",
+    "Base",
+    "Baseline",
+    "Metric",
+    "Notification",
+    "RetrainTrigger",
+    "Run",
+    "UTCDateTime",
+]

@@ -7,21 +7,15 @@ database failure surfaces as :class:`~watchkeeper.exceptions.StoreError` with th
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import logging
-import math
-import numbers
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, date, datetime
-from enum import Enum
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Engine, create_engine, delete, event, insert, or_, select, text, union, update
 from sqlalchemy.engine import URL, make_url
@@ -34,11 +28,8 @@ from watchkeeper.results import CheckResult, Status, Window, worst
 from watchkeeper.store.schema import (
     VERSION_TABLE,
     Alert,
-    AlertState,
     Baseline,
     Metric,
-    Notification,
-    RetrainTrigger,
     Run,
 )
 
@@ -47,7 +38,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 #: Seconds before giving up on connecting to a PostgreSQL server (fail fast when it is down).
 CONNECT_TIMEOUT_S = 5
@@ -64,8 +54,6 @@ _WRITE_OPTION = "watchkeeper_write"
 _HINT = f"is the database up? check {settings.DATABASE_URL_ENV}"
 _MISSING_TABLE_HINT = "the tables do not exist yet -- call MetricStore.migrate() first"
 _CONFLICT_HINT = "another process wrote the same rows at the same time -- retry"
-_ALERT_REQUIRED = frozenset({"check", "metric", "severity", "status"})
-_ALERT_OPTIONAL = frozenset({"subject", "message"})
 
 
 @dataclass(frozen=True)
@@ -133,202 +121,42 @@ class RunRow:
         return Window(self.window_start, self.window_end)
 
 
-@dataclass(frozen=True)
-class AlertRow:
-    """One stored alert. Datetimes are aware UTC."""
-
-    id: int
-    model: str
-    window_start: datetime
-    window_end: datetime
-    check: str
-    metric: str
-    subject: str
-    severity: str
-    status: str
-    message: str
-    created_at: datetime
-    updated_at: datetime
-
-    @property
-    def window(self) -> Window:
-        """The alert's window."""
-        return Window(self.window_start, self.window_end)
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        """(check, metric, subject) of the finding."""
-        return (self.check, self.metric, self.subject)
 
 
-@dataclass(frozen=True)
-class AlertStateRow:
-    """The lifecycle state of one alert key (model, check, subject). Datetimes are aware UTC."""
+from watchkeeper.store.alerting_repo import (  # noqa: E402 -- re-exported: callers import the rows from here
+    AlertingPlan,
+    AlertingRepository,
+    AlertRow,
+    AlertStateRow,
+    NotificationRow,
+)
+from watchkeeper.store.common import (  # noqa: E402
+    T,
+    _copy_row,
+    _dumps,
+    _finite,
+    _in_window,
+    _now,
+    _serialize,
+    _time_filter,
+    to_jsonable,
+)
+from watchkeeper.store.retrain_repo import RetrainRepository, RetrainRow  # noqa: E402
 
-    model: str
-    check: str
-    subject: str
-    #: ``open``, ``ongoing`` or ``resolved``.
-    state: str
-    #: Worst status of the key's findings in its latest window.
-    severity: str
-    findings: list[dict[str, Any]]
-    opened_at: datetime
-    window_start: datetime
-    window_end: datetime
-    notified_at: datetime | None = None
-    notified_severity: str | None = None
-    thread_key: str | None = None
-    channel: str | None = None
-    resolved_at: datetime | None = None
-    #: The row as it was before its latest window was applied (see :meth:`snapshot`).
-    previous: dict[str, Any] | None = None
-    updated_at: datetime | None = None
-    id: int | None = None
-
-    @property
-    def key(self) -> tuple[str, str]:
-        """(check, subject): the alert key within the model."""
-        return (self.check, self.subject)
-
-    @property
-    def window(self) -> Window:
-        """The latest window applied to the key."""
-        return Window(self.window_start, self.window_end)
-
-    def snapshot(self) -> dict[str, Any]:
-        """JSON form of the lifecycle fields (no id, timestamps of the row or nested previous)."""
-        skip = {"previous", "updated_at", "id"}
-        return {f.name: to_jsonable(getattr(self, f.name)) for f in fields(self) if f.name not in skip}
-
-    @classmethod
-    def from_snapshot(cls, data: Mapping[str, Any]) -> AlertStateRow:
-        """Inverse of :meth:`snapshot`."""
-        values = dict(data)
-        for name in ("opened_at", "window_start", "window_end", "notified_at", "resolved_at"):
-            if values.get(name) is not None:
-                values[name] = datetime.fromisoformat(values[name])
-        return cls(**values)
+__all__ = [
+    "AlertRow",
+    "AlertStateRow",
+    "AlertingPlan",
+    "MetricRow",
+    "MetricStore",
+    "NotificationRow",
+    "RetrainRow",
+    "RunRow",
+    "to_jsonable",
+]
 
 
-@dataclass(frozen=True)
-class NotificationRow:
-    """One message of the outbox. Datetimes are aware UTC; ``id`` is None until stored."""
-
-    idempotency_key: str
-    model: str
-    kind: str
-    payload: dict[str, Any]
-    created_at: datetime
-    expires_at: datetime
-    next_attempt_at: datetime
-    channel: str | None = None
-    parent_key: str | None = None
-    alert_keys: list[str] = field(default_factory=list)
-    run_id: str | None = None
-    window_start: datetime | None = None
-    window_end: datetime | None = None
-    status: str = "pending"
-    attempts: int = 0
-    last_error: str | None = None
-    sent_at: datetime | None = None
-    sink: str | None = None
-    ts: str | None = None
-    delivered_channel: str | None = None
-    id: int | None = None
-
-    @property
-    def window(self) -> Window | None:
-        """The window the message is about, if any."""
-        if self.window_start is None or self.window_end is None:
-            return None
-        return Window(self.window_start, self.window_end)
-
-
-@dataclass(frozen=True)
-class RetrainRow:
-    """One recorded trigger of a model's retraining DAG. Datetimes are aware UTC."""
-
-    id: int
-    model: str
-    dag_id: str
-    triggered_at: datetime
-    window_start: datetime
-    window_end: datetime
-    reason: str
-    failing_metrics: list[Any]
-    conf: dict[str, Any]
-    run_url: str | None = None
-
-    @property
-    def window(self) -> Window:
-        """The window whose results triggered retraining."""
-        return Window(self.window_start, self.window_end)
-
-
-@dataclass(frozen=True)
-class AlertingPlan:
-    """What one alerting decision writes, atomically: new key states, outbox messages, window alerts.
-
-    ``window_alerts`` (mappings as for :meth:`MetricStore.upsert_alerts`) replace the alerts of
-    ``window`` within the check families ``checks``; nothing is replaced when ``window`` is None.
-    """
-
-    states: list[AlertStateRow] = field(default_factory=list)
-    notifications: list[NotificationRow] = field(default_factory=list)
-    window: Window | None = None
-    window_alerts: Sequence[Mapping[str, Any]] = field(default_factory=list)
-    checks: frozenset[str] = frozenset()
-
-
-def to_jsonable(value: Any) -> Any:
-    """``value`` as plain JSON types: NaN/inf become None, numpy values and arrays become Python ones.
-
-    Dates become ISO strings, enums their value, sets and tuples lists, mapping keys strings; anything
-    else unknown is stored as its ``str()``.
-    """
-    if value is None or isinstance(value, bool | str):
-        return value
-    if isinstance(value, float):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, Enum):
-        return to_jsonable(value.value)
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    tolist = getattr(value, "tolist", None)  # numpy scalars and arrays, pandas series
-    if callable(tolist):
-        return to_jsonable(tolist())
-    if isinstance(value, list | tuple | set | frozenset):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, numbers.Real):  # Decimal, Fraction
-        return to_jsonable(float(value))
-    return str(value)
-
-
-def _dumps(value: Any) -> str:
-    """JSON serializer of the engine: strict JSON (PostgreSQL rejects NaN), sanitized only when needed."""
-    try:
-        return json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
-        return json.dumps(to_jsonable(value), allow_nan=False)
-
-
-def _finite(value: float | None) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class MetricStore:
+class MetricStore(AlertingRepository, RetrainRepository):
     """Read and write Watchkeeper's metric store at ``url`` (default ``settings.database_url()``).
 
     The engine is created on first use, so building a store is free (safe at DAG parse time). Call
@@ -730,289 +558,6 @@ class MetricStore:
             f"read baseline hashes of model {model!r}", lambda session: list(session.scalars(stmt)), write=False
         )
 
-    # -- alerts --------------------------------------------------------------------------------
-
-    def upsert_alerts(
-        self,
-        model: str,
-        window: Window,
-        alerts: Sequence[Mapping[str, Any]],
-        *,
-        checks: Collection[str] | None = None,
-    ) -> int:
-        """Make ``alerts`` the window's alerts; idempotent. Returns the number of alerts stored.
-
-        Each alert is a mapping with ``check``, ``metric``, ``severity``, ``status`` and optionally
-        ``subject`` (default ``""``) and ``message``. Existing keys (check, metric, subject) are updated
-        in place (``created_at`` kept, ``updated_at`` set), new keys inserted, and the window's other
-        alerts deleted -- only within the check families ``checks`` when given. Duplicate keys: the
-        later alert wins.
-        """
-        families = None if checks is None else ({checks} if isinstance(checks, str) else set(checks))
-        wanted = _normalize_alerts(model, alerts)
-        if families is not None:
-            stray = sorted({key[0] for key in wanted} - families)
-            if stray:
-                raise ValueError(
-                    f"upsert_alerts for model {model!r}: alerts of checks {stray} are outside "
-                    f"checks={sorted(families)} -- add them to `checks`"
-                )
-
-        def work(session: Session) -> int:
-            _serialize(session, "alerts", model, window)
-            return _write_window_alerts(session, model, window, wanted, families)
-
-        return self._transact(f"store alerts of model {model!r}", work)
-
-    def alerts(
-        self,
-        model: str,
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        window: Window | None = None,
-        check: str | None = None,
-        status: str | None = None,
-    ) -> list[AlertRow]:
-        """Stored alerts of ``model``, ordered by window start then (check, metric, subject).
-
-        ``start``/``end`` keep windows starting in ``[start, end)``; ``window`` keeps exactly one window.
-        """
-        stmt = select(Alert).where(Alert.model == model, *_time_filter(Alert, start, end, window))
-        if check is not None:
-            stmt = stmt.where(Alert.check == check)
-        if status is not None:
-            stmt = stmt.where(Alert.status == str(status))
-        stmt = stmt.order_by(Alert.window_start, Alert.window_end, Alert.check, Alert.metric, Alert.subject)
-        return self._transact(
-            f"read alerts of model {model!r}",
-            lambda session: [_alert_row(a) for a in session.scalars(stmt)],
-            write=False,
-        )
-
-    # -- alerting: lifecycle state and outbox --------------------------------------------------
-
-    def alert_states(self, model: str) -> list[AlertStateRow]:
-        """The lifecycle state of every alert key of ``model``, ordered by (check, subject)."""
-        stmt = select(AlertState).where(AlertState.model == model).order_by(AlertState.check, AlertState.subject)
-        return self._transact(
-            f"read alert states of model {model!r}",
-            lambda session: [_alert_state_row(a) for a in session.scalars(stmt)],
-            write=False,
-        )
-
-    def apply_alerting(
-        self, model: str, decide: Callable[[dict[tuple[str, str], AlertStateRow]], AlertingPlan]
-    ) -> list[NotificationRow]:
-        """Read the model's alert states, let ``decide`` plan the changes, and write them in one transaction.
-
-        Concurrent callers for the same model are serialized, so two runs never decide from the same
-        state. ``decide`` must be pure (it may run twice when a concurrent writer forces a retry).
-        Notifications whose idempotency key exists already are not inserted again. Returns the
-        notifications this call queued (new idempotency keys), in plan order.
-        """
-
-        def work(session: Session) -> list[NotificationRow]:
-            _serialize(session, "alerting", model)
-            now = _now()
-            current = {
-                (a.check, a.subject): a for a in session.scalars(select(AlertState).where(AlertState.model == model))
-            }
-            plan = decide({key: _alert_state_row(a) for key, a in current.items()})
-            for state in plan.states:
-                if state.model != model:
-                    raise ValueError(f"apply_alerting for model {model!r}: the plan has a state of {state.model!r}")
-                values = {f.name: getattr(state, f.name) for f in fields(state) if f.name not in {"id", "updated_at"}}
-                values["findings"] = to_jsonable(values["findings"])
-                values["previous"] = to_jsonable(values["previous"])
-                row = current.get(state.key)
-                if row is None:
-                    session.add(AlertState(updated_at=now, **values))
-                else:
-                    for name, value in values.items():
-                        setattr(row, name, value)
-                    row.updated_at = now
-            queued = [row for row, new in (_insert_notification(session, n) for n in plan.notifications) if new]
-            if plan.window is not None:
-                wanted = _normalize_alerts(model, plan.window_alerts)
-                _write_window_alerts(session, model, plan.window, wanted, set(plan.checks))
-            return queued
-
-        return self._transact(f"store the alert decisions of model {model!r}", work)
-
-    def enqueue_notification(self, notification: NotificationRow, *, thread_by_run: bool = False) -> NotificationRow:
-        """Write ``notification`` to the outbox unless its idempotency key is there already; return the stored row.
-
-        With ``thread_by_run``, a message of the same model, kind and run id queued earlier becomes its
-        parent (later failures of one DAG run reply in the thread of the first one).
-        """
-
-        def work(session: Session) -> NotificationRow:
-            _serialize(session, "alerting", notification.model)
-            new = notification
-            if thread_by_run and new.run_id is not None and new.parent_key is None:
-                first = session.scalar(
-                    select(Notification.idempotency_key)
-                    .where(
-                        Notification.model == new.model,
-                        Notification.kind == new.kind,
-                        Notification.run_id == new.run_id,
-                        Notification.idempotency_key != new.idempotency_key,
-                    )
-                    .order_by(Notification.id)
-                    .limit(1)
-                )
-                if first is not None:
-                    new = replace(new, parent_key=first)
-            return _insert_notification(session, new)[0]
-
-        return self._transact(f"queue a {notification.kind} notification of model {notification.model!r}", work)
-
-    def notification(self, idempotency_key: str) -> NotificationRow | None:
-        """The outbox row with this idempotency key, or None."""
-        stmt = select(Notification).where(Notification.idempotency_key == idempotency_key)
-
-        def work(session: Session) -> NotificationRow | None:
-            row = session.scalar(stmt)
-            return None if row is None else _notification_row(row)
-
-        return self._transact("read a notification", work, write=False)
-
-    def notifications(
-        self,
-        model: str,
-        *,
-        window: Window | None = None,
-        kind: str | None = None,
-        status: str | None = None,
-        run_id: str | None = None,
-    ) -> list[NotificationRow]:
-        """Outbox rows of ``model``, oldest first; ``status="pending"`` gives the delivery queue."""
-        stmt = select(Notification).where(Notification.model == model)
-        if window is not None:
-            stmt = stmt.where(Notification.window_start == window.start, Notification.window_end == window.end)
-        if kind is not None:
-            stmt = stmt.where(Notification.kind == kind)
-        if status is not None:
-            stmt = stmt.where(Notification.status == status)
-        if run_id is not None:
-            stmt = stmt.where(Notification.run_id == run_id)
-        stmt = stmt.order_by(Notification.id)
-        return self._transact(
-            f"read notifications of model {model!r}",
-            lambda session: [_notification_row(n) for n in session.scalars(stmt)],
-            write=False,
-        )
-
-    def claim_notification(self, notification_id: int, *, now: datetime, until: datetime) -> bool:
-        """Take a due pending notification for sending; False when another process has it or it is not due.
-
-        Atomic: of concurrent dispatchers, exactly one gets True. The claim is a lease -- the row is not
-        due again before ``until`` -- so a sender that dies mid-send delays its message, never loses it.
-        """
-
-        def work(session: Session) -> bool:
-            claimed = session.execute(
-                update(Notification)
-                .where(
-                    Notification.id == notification_id,
-                    Notification.status == "pending",
-                    Notification.next_attempt_at <= now,
-                )
-                .values(next_attempt_at=until),
-                execution_options={"synchronize_session": False},
-            )
-            return bool(getattr(claimed, "rowcount", 0) == 1)
-
-        return self._transact("claim a notification", work)
-
-    def mark_notification_sent(
-        self, notification_id: int, *, sink: str, ts: str | None, delivered_channel: str | None, at: datetime
-    ) -> None:
-        """Record a successful delivery (Slack's ts and channel id make later replies thread under it)."""
-        values = {
-            "status": "sent",
-            "sink": sink,
-            "ts": ts,
-            "delivered_channel": delivered_channel,
-            "sent_at": at,
-            "attempts": Notification.attempts + 1,
-            "last_error": None,
-        }
-        self._update_notification(notification_id, values, "mark a notification sent")
-
-    def mark_notification_failed(self, notification_id: int, *, error: str, next_attempt_at: datetime) -> None:
-        """Record a failed delivery attempt; the row stays pending until ``next_attempt_at`` at the earliest."""
-        values = {
-            "attempts": Notification.attempts + 1,
-            "last_error": error[:2000],
-            "next_attempt_at": next_attempt_at,
-        }
-        self._update_notification(notification_id, values, "record a failed delivery")
-
-    def mark_notification_expired(self, notification_id: int) -> None:
-        """Give up on a notification that could not be delivered before it expired (the caller reports it)."""
-        self._update_notification(notification_id, {"status": "expired"}, "expire a notification")
-
-    def _update_notification(self, notification_id: int, values: Mapping[str, Any], action: str) -> None:
-        def work(session: Session) -> None:
-            session.execute(
-                update(Notification).where(Notification.id == notification_id).values(**values),
-                execution_options={"synchronize_session": False},
-            )
-
-        self._transact(action, work)
-
-    # -- retraining triggers -------------------------------------------------------------------
-
-    def record_retrain_trigger(
-        self,
-        model: str,
-        *,
-        dag_id: str,
-        window: Window,
-        reason: str,
-        failing_metrics: Sequence[Mapping[str, Any]],
-        conf: Mapping[str, Any],
-        run_url: str | None = None,
-        triggered_at: datetime | None = None,
-    ) -> int:
-        """Record that the retraining DAG ``dag_id`` was triggered for ``model``; returns the row id."""
-
-        def work(session: Session) -> int:
-            row = RetrainTrigger(
-                model=model,
-                dag_id=dag_id,
-                triggered_at=triggered_at or _now(),
-                window_start=window.start,
-                window_end=window.end,
-                reason=reason,
-                failing_metrics=to_jsonable(list(failing_metrics)),
-                conf=to_jsonable(dict(conf)),
-                run_url=run_url,
-            )
-            session.add(row)
-            session.flush()
-            return row.id
-
-        return self._transact(f"record a retraining trigger of model {model!r}", work)
-
-    def retrain_triggers(self, model: str) -> list[RetrainRow]:
-        """Recorded retraining triggers of ``model``, newest first."""
-        stmt = (
-            select(RetrainTrigger)
-            .where(RetrainTrigger.model == model)
-            .order_by(RetrainTrigger.triggered_at.desc(), RetrainTrigger.id.desc())
-        )
-        return self._transact(
-            f"read retraining triggers of model {model!r}",
-            lambda session: [_retrain_row(r) for r in session.scalars(stmt)],
-            write=False,
-        )
-
-
-# -- helpers ---------------------------------------------------------------------------------------
-
 
 def _create_engine(url: URL) -> Engine:
     backend = url.get_backend_name()
@@ -1060,19 +605,6 @@ def _sqlite_on_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def _serialize(session: Session, *key: object) -> None:
-    """Make concurrent writers of the same key wait for each other until commit.
-
-    SQLite writers already take the database lock at BEGIN IMMEDIATE. On PostgreSQL, two writers
-    replacing the same window would both delete the old rows and then collide on insert; a
-    transaction-scoped advisory lock on a hash of the key queues them instead.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int.from_bytes(digest, "big", signed=True)})
-
-
 def _password(url: str) -> str | None:
     try:
         return make_url(url).password
@@ -1080,26 +612,6 @@ def _password(url: str) -> str | None:
         scheme, sep, rest = url.partition("://")
         creds = rest.rpartition("@")[0] if sep else ""
         return creds.partition(":")[2] or None
-
-
-_WindowTable: TypeAlias = type[Run] | type[Metric] | type[Alert]
-
-
-def _in_window(table: _WindowTable, model: str, window: Window) -> list[ColumnElement[bool]]:
-    return [table.model == model, table.window_start == window.start, table.window_end == window.end]
-
-
-def _time_filter(
-    table: _WindowTable, start: datetime | None, end: datetime | None, window: Window | None
-) -> list[ColumnElement[bool]]:
-    clauses: list[ColumnElement[bool]] = []
-    if start is not None:
-        clauses.append(table.window_start >= start)
-    if end is not None:
-        clauses.append(table.window_start < end)
-    if window is not None:
-        clauses += [table.window_start == window.start, table.window_end == window.end]
-    return clauses
 
 
 def _dedupe(model: str, window: Window, results: Sequence[CheckResult]) -> list[CheckResult]:
@@ -1137,28 +649,6 @@ def _metric_values(model: str, window: Window, result: CheckResult, run_fk: int 
     }
 
 
-def _normalize_alerts(model: str, alerts: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str, str], dict[str, str]]:
-    wanted: dict[tuple[str, str, str], dict[str, str]] = {}
-    for index, alert in enumerate(alerts):
-        missing = sorted(_ALERT_REQUIRED - alert.keys())
-        unknown = sorted(alert.keys() - _ALERT_REQUIRED - _ALERT_OPTIONAL)
-        if missing or unknown:
-            raise ValueError(
-                f"upsert_alerts for model {model!r}: alert #{index} has missing keys {missing} and unknown keys "
-                f"{unknown} -- give {sorted(_ALERT_REQUIRED)} and optionally {sorted(_ALERT_OPTIONAL)}"
-            )
-        values = {
-            "check": str(alert["check"]),
-            "metric": str(alert["metric"]),
-            "subject": str(alert.get("subject") or ""),
-            "severity": str(alert["severity"]),
-            "status": str(alert["status"]),
-            "message": str(alert.get("message") or ""),
-        }
-        wanted[(values["check"], values["metric"], values["subject"])] = values
-    return wanted
-
-
 def _metric_row(m: Metric) -> MetricRow:
     return _copy_row(MetricRow, m, status=Status(m.status))
 
@@ -1167,80 +657,3 @@ def _run_row(r: Run) -> RunRow:
     return _copy_row(RunRow, r, status=Status(r.status))
 
 
-def _alert_row(a: Alert) -> AlertRow:
-    return _copy_row(AlertRow, a)
-
-
-def _write_window_alerts(
-    session: Session,
-    model: str,
-    window: Window,
-    wanted: dict[tuple[str, str, str], dict[str, str]],
-    families: set[str] | None,
-) -> int:
-    now = _now()
-    stmt = select(Alert).where(*_in_window(Alert, model, window))
-    if families is not None:
-        stmt = stmt.where(Alert.check.in_(families))
-    existing = {(a.check, a.metric, a.subject): a for a in session.scalars(stmt)}
-    for key, values in wanted.items():
-        alert = existing.pop(key, None)
-        if alert is None:
-            session.add(
-                Alert(
-                    model=model,
-                    window_start=window.start,
-                    window_end=window.end,
-                    created_at=now,
-                    updated_at=now,
-                    **values,
-                )
-            )
-        else:
-            for name, value in values.items():
-                setattr(alert, name, value)
-            alert.updated_at = now
-    for stale in existing.values():
-        session.delete(stale)
-    return len(wanted)
-
-
-def _insert_notification(session: Session, notification: NotificationRow) -> tuple[NotificationRow, bool]:
-    """The stored row for the notification's idempotency key, and whether it was inserted just now."""
-    existing = session.scalar(select(Notification).where(Notification.idempotency_key == notification.idempotency_key))
-    if existing is not None:
-        return _notification_row(existing), False
-    values = {f.name: getattr(notification, f.name) for f in fields(notification) if f.name != "id"}
-    values["payload"] = to_jsonable(values["payload"])
-    values["alert_keys"] = to_jsonable(values["alert_keys"])
-    row = Notification(**values)
-    session.add(row)
-    session.flush()
-    return _notification_row(row), True
-
-
-def _copy_row(cls: type[T], orm: Any, **overrides: Any) -> T:
-    """A frozen row dataclass from an ORM object with the same attribute names (JSON values copied)."""
-    values: dict[str, Any] = dict(overrides)
-    for field_ in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if field_.name in values:
-            continue
-        value = getattr(orm, field_.name)
-        if isinstance(value, list):
-            value = list(value)
-        elif isinstance(value, dict):
-            value = dict(value)
-        values[field_.name] = value
-    return cls(**values)
-
-
-def _alert_state_row(a: AlertState) -> AlertStateRow:
-    return _copy_row(AlertStateRow, a)
-
-
-def _notification_row(n: Notification) -> NotificationRow:
-    return _copy_row(NotificationRow, n)
-
-
-def _retrain_row(r: RetrainTrigger) -> RetrainRow:
-    return _copy_row(RetrainRow, r)

@@ -219,7 +219,7 @@ def key_metrics(store: MetricStore, latest: dict[str, Window], *, windows: int =
 
 def recent_alerts(store: MetricStore, model: str, limit: int = 200) -> list[AlertRow]:
     """The model's most recent alerts (newest window first), at most ``limit``."""
-    from watchkeeper.store.store import _alert_row
+    from watchkeeper.store.alerting_repo import _alert_row
 
     stmt = (
         select(Alert)
