@@ -1,0 +1,26 @@
+"""Window profiles (issue 8): one mergeable profile per recorded window.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-30
+
+Reserved revision: its owner fills in the schema change (a no-op until then keeps the chain linear).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+# revision identifiers, used by Alembic.
+revision: str = "0003"
+down_revision: str | Sequence[str] | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Nothing yet."""
+
+
+def downgrade() -> None:
+    """Nothing yet."""
