@@ -60,6 +60,23 @@ def _default_args(owner: str) -> dict[str, Any]:
     }
 
 
+def dag_kwargs(loaded: LoadedConfig) -> dict[str, Any]:
+    """The ``DAG(...)`` keyword arguments every DAG of a model shares.
+
+    ``start_date``, ``catchup``, ``default_args`` (owner, retries, failure callback), the base ``tags``
+    (``watchkeeper``, ``model:<name>``, ``owner:<owner>``; a builder may append its own) and
+    ``is_paused_upon_creation`` from the model's ``paused`` (default false: a new model runs without a click).
+    """
+    model = loaded.model
+    return {
+        "start_date": model.start_date,
+        "catchup": model.catchup,
+        "default_args": _default_args(model.owner),
+        "tags": [_tag("watchkeeper"), _tag(f"model:{model.name}"), _tag(f"owner:{model.owner}")],
+        "is_paused_upon_creation": model.paused,
+    }
+
+
 def _doc_md(loaded: LoadedConfig) -> str:
     model = loaded.model
     return (

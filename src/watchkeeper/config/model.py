@@ -35,6 +35,11 @@ class PredictionLog(_Model):
     score: str | None = Field(
         default=None, description="Column with the score or probability of the positive/predicted class."
     )
+    scores: dict[str, str] | None = Field(
+        default=None,
+        description="Multiclass only: one probability column per class, {class_label: column}, "
+        "e.g. {setosa: p_setosa, versicolor: p_versicolor, virginica: p_virginica} (at least two classes).",
+    )
     latency: str | None = Field(default=None, description="Optional column with inference latency in milliseconds.")
     status: str | None = Field(default=None, description="Optional column with the request status (ok/error...).")
     error_values: list[str] = Field(
@@ -47,13 +52,47 @@ class PredictionLog(_Model):
     def _known_zone(cls, value: str) -> str:
         return _check_zone(value)
 
+    @field_validator("scores", mode="before")
+    @classmethod
+    def _labels_as_text(cls, value: Any) -> Any:
+        # YAML reads class labels such as 0, 1, 2 as numbers; labels are compared as text everywhere.
+        if isinstance(value, dict):
+            return {
+                str(k) if isinstance(k, int | float) and not isinstance(k, bool) else k: v for k, v in value.items()
+            }
+        return value
+
     @model_validator(mode="after")
     def _distinct_columns(self) -> PredictionLog:
         special = {k: v for k, v in self.role_columns().items() if v is not None}
         clash = sorted(set(special.values()) & set(self.features))
         if clash:
             raise ValueError(f"column(s) {clash} are both a feature and a role column -- list each column once")
+        if self.scores is not None:
+            self._check_scores(self.scores, set(special.values()))
         return self
+
+    def _check_scores(self, scores: dict[str, str], roles: set[str]) -> None:
+        if len(scores) < 2:
+            raise ValueError(
+                f"predictions.scores has {len(scores)} class(es) -- list one probability column per class "
+                "(at least two), e.g. {a: p_a, b: p_b}"
+            )
+        columns = list(scores.values())
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        if repeated:
+            raise ValueError(
+                f"predictions.scores uses column(s) {repeated} for several classes -- give each class its own column"
+            )
+        clash = sorted(set(columns) & (set(self.features) | roles))
+        if clash:
+            raise ValueError(
+                f"predictions.scores column(s) {clash} are also a feature or a role column -- list each column once"
+            )
+
+    def score_columns(self) -> dict[str, str]:
+        """Per-class probability columns ``{class_label: column}`` (empty unless ``scores`` is set)."""
+        return dict(self.scores or {})
 
     def role_columns(self) -> dict[str, str | None]:
         """Non-feature columns by role."""
@@ -67,9 +106,9 @@ class PredictionLog(_Model):
         }
 
     def columns(self) -> list[str]:
-        """Every column the monitor reads."""
+        """Every column the monitor reads: role columns, per-class score columns, then features."""
         roles = [c for c in self.role_columns().values() if c is not None]
-        return list(dict.fromkeys([*roles, *self.features]))
+        return list(dict.fromkeys([*roles, *self.score_columns().values(), *self.features]))
 
 
 class ReferenceData(_Model):
@@ -89,6 +128,12 @@ class ModelConfig(_Model):
         default=datetime(2026, 1, 1, tzinfo=UTC), description="First data interval start (ISO date; naive means UTC)."
     )
     catchup: bool = Field(default=False, description="Whether Airflow backfills missed intervals.")
+    paused: bool = Field(
+        default=False,
+        description="Whether the model's DAGs start paused when Airflow first sees them. Default false: a new "
+        "model runs on its schedule without a click (Airflow's own default would leave its runs queued). "
+        "Only applies when the DAG is created; afterwards the pause toggle in Airflow decides.",
+    )
     task: TaskType = Field(description="binary_classification, multiclass_classification or regression.")
     predictions: PredictionLog = Field(description="The prediction log.")
     reference: ReferenceData = Field(description="The reference (training) data.")
@@ -136,6 +181,11 @@ class ModelConfig(_Model):
     def _cross_checks(self) -> ModelConfig:
         if self.task is TaskType.BINARY_CLASSIFICATION and self.predictions.score is None:
             raise ValueError("predictions.score is required for binary_classification -- name the probability column")
+        if self.predictions.scores is not None and self.task is not TaskType.MULTICLASS_CLASSIFICATION:
+            raise ValueError(
+                f"predictions.scores (per-class probability columns) is only for multiclass_classification, "
+                f"not {self.task} -- remove it (binary models name the positive-class probability in predictions.score)"
+            )
         if self.performance is not None:
             bad_segments = sorted(set(self.performance.segments) - set(self.predictions.columns()))
             if bad_segments:
