@@ -439,3 +439,62 @@ def test_the_token_never_appears_in_logs_messages_or_files(
         assert TOKEN not in alert_file().read_text()
     for request in slack.requests:  # the token travels only in the Authorization header
         assert TOKEN not in json.dumps(request.body)
+
+
+# -- injection ---------------------------------------------------------------------------------------
+
+
+def _texts(value: Any) -> list[str]:
+    """Every string sent, at any depth (top-level text, block texts, context elements...)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts(v)]
+    return []
+
+
+def test_data_never_pings_or_links_in_any_text_sent(slack: SlackServer, store: MetricStore, tmp_path: Path) -> None:
+    """A category value or a CSV header such as ``<!channel>`` reaches Slack escaped: in blocks, in the
+    top-level ``text`` (notifications), in thread replies and in "monitoring failed" messages."""
+    config = model_config(tmp_path, mentions=["U024BE7LH"], cooldown="1d")
+    hostile = [
+        finding("drift", "psi", "<!channel>"),
+        CheckResult(
+            "quality",
+            "missing_share",
+            "<@U0HOSTILE>",
+            0.4,
+            0.1,
+            Status.CRITICAL,
+            "see <https://evil.example|here> & <!here>",
+            {},
+        ),
+    ]
+    run(config, store, 0, hostile)
+    run(config, store, 1, [hostile[0], fine("quality", "missing_share", "<@U0HOSTILE>")])  # reminder + recovered
+    notify_monitor_failure(
+        model="fraud",
+        dag_id="monitor__fraud",
+        task_id="check[quality]",
+        run_id="scheduled__2",
+        error="KeyError: '<!everyone>' & <@U0HOSTILE>",
+        config=config,
+        store=store,
+        now=at(2),
+    )
+    assert [r.outcome for r in slack.requests] == ["ok"] * 4
+    assert len(slack.thread(slack.messages[0].ts)) == 2  # reminder and recovery replies
+    for request in slack.requests:
+        sent = _texts(request.body)
+        joined = "\n".join(sent)
+        for raw in ("<!channel>", "<!here>", "<!everyone>", "<@U0HOSTILE>", "<https://evil"):
+            assert raw not in joined, (raw, request.body)
+        assert "&lt;!channel&gt;" in joined or "&lt;!everyone&gt;" in joined or "&lt;@U0HOSTILE&gt;" in joined
+        # every '<' sent opens a link or mention we made: our own URLs or the configured owner
+        for text in sent:
+            for opened in text.split("<")[1:]:
+                assert opened.startswith(("http://airflow.example", "@U024BE7LH>")), (opened, text)
+    first = slack.requests[0].body
+    assert "&lt;!channel&gt;" in first["text"] and first["text"].endswith("cc <@U024BE7LH>")

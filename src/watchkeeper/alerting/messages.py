@@ -356,9 +356,10 @@ def _done(
 
 
 def _short(entry: AlertEntry) -> str:
+    """``drift[amount] psi 0.4`` for the fallback text, escaped (a subject may be any category or column name)."""
     finding = entry.findings[0] if entry.findings else {}
     metric = str(finding.get("metric", ""))
-    return f"{entry.label} {metric} {fmt(finding.get('value'), metric)}".strip()
+    return esc(f"{entry.label} {metric} {fmt(finding.get('value'), metric)}".strip())
 
 
 def sort_entries(entries: Iterable[AlertEntry]) -> list[AlertEntry]:
@@ -401,7 +402,7 @@ def alert_message(
     tail = [_context([*_links(run_url, report_url), _owner_line(owner, mentions)])]
     body, body_plain, _ = _fit(len(head) + len(tail), entries, max_shown, report_url or run_url)
     title = f"{model}: {overall.upper()} — {len(entries)} alert{plural} in window {window.start:%Y-%m-%d %H:%M}"
-    fallback = f"{model} {overall.upper()}: " + "; ".join(_short(e) for e in entries[:5])
+    fallback = f"{esc(model)} {overall.upper()}: " + "; ".join(_short(e) for e in entries[:5])
     if len(entries) > 5:
         fallback += f"; … and {len(entries) - 5} more"
     if mentions:
@@ -432,7 +433,7 @@ def reminder_message(
     worst = "critical" if any(e.severity != "warning" for e in entries) else "warning"
     return _done(
         title,
-        f"{model} still failing: " + "; ".join(_short(e) for e in entries[:5]),
+        f"{esc(model)} still failing: " + "; ".join(_short(e) for e in entries[:5]),
         [*head, *body, *tail],
         plain,
         worst,
@@ -448,7 +449,7 @@ def recovered_message(*, model: str, window: Window, entries: Sequence[AlertEntr
     body, body_plain, _ = _fit(len(head) + len(tail), entries, MAX_ALERTS_SHOWN, run_url)
     plain = [f"{model}: recovered in window {_window_text(window)}", *body_plain, *_plain_links(run_url, None)]
     return _done(
-        f"{model}: recovered — {labels}", f"{model} recovered: {labels}", [*head, *body, *tail], plain, "warning"
+        f"{model}: recovered — {labels}", esc(f"{model} recovered: {labels}"), [*head, *body, *tail], plain, "warning"
     )
 
 
@@ -479,7 +480,7 @@ def monitor_failed_message(
         _context([*_links(run_url, None), link(log_url, "Task log") if log_url else "", _owner_line(owner, mentions)]),
     ]
     first_line = error.splitlines()[0] if error else ""
-    text = f"Monitoring of {model} FAILED in {dag_id}.{task} (run {run_id}): {clip(first_line, 300)}"
+    text = esc(f"Monitoring of {model} FAILED in {dag_id}.{task} (run {run_id}): {clip(first_line, 300)}")
     if mentions:
         text += " — cc " + " ".join(slack_mention(m) for m in mentions)
     plain = [
