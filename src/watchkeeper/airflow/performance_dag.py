@@ -20,8 +20,9 @@ from watchkeeper.config import LoadedConfig
 def build_performance_dag(loaded: LoadedConfig) -> DAG:
     """The performance DAG of a model with a ``performance`` section.
 
-    It runs when the label pipeline updates the labels asset, and otherwise on the model's schedule; a
-    scheduled run scores the prediction window one label delay before its data interval.
+    It runs when the label pipeline updates the labels asset, and otherwise on the model's schedule (the
+    monitor's timetable); a scheduled run scores the monitor windows whose labels fell due (window end + label
+    delay) during its data interval -- exactly the spans the monitor checked.
     """
     from airflow.sdk import AssetOrTimeSchedule
 
@@ -78,8 +79,9 @@ def _performance_doc(loaded: LoadedConfig) -> str:
         f"## Performance of `{model.name}`\n\n"
         f"Runs when the label pipeline updates the asset `{labels_asset_name(model.name)}` "
         f"(uri `watchkeeper://labels/{model.name}`; an event's extra may name the window: "
-        '`{"start": ISO, "end": ISO}`), and otherwise on the schedule, scoring the window '
-        f"{model.performance.labels.delay} (the label delay) before its data interval. Windows below "
+        '`{"start": ISO, "end": ISO}`), and otherwise on the schedule, scoring the monitor window whose labels '
+        f"fell due (its end + the label delay {model.performance.labels.delay}) during the run's data interval: "
+        "the delay decides when a window is scored, never which span. Windows below "
         f"{model.performance.labels.min_coverage:.0%} label coverage are skipped with the reason; late labels "
         "recompute the window. Retraining: "
         f"`{model.retraining.dag_id or 'none'}`.\n\n```yaml\n{loaded.text.rstrip()}\n```\n"

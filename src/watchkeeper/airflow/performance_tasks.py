@@ -6,7 +6,7 @@ Imported while Airflow parses DAG files: heavy libraries are imported inside the
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,28 +16,88 @@ from watchkeeper.results import Window
 log = logging.getLogger(__name__)
 
 
+#: A run never scores more windows than this (a guard against a data interval of years on an hourly schedule).
+MAX_WINDOWS_PER_RUN = 1000
+
+
+def _core_timetable(schedule: str) -> Any:
+    """The scheduler-side timetable of the monitor DAG's schedule (the same one, converted from the SDK's)."""
+    from airflow.serialization.encoders import coerce_to_core_timetable
+
+    from watchkeeper.airflow.dag_common import _timetable
+
+    definition = _timetable(schedule)
+    if isinstance(definition, str):
+        raise ValueError(
+            f"schedule {schedule!r} has no data intervals, so no monitor windows to score -- name the window in "
+            'the labels asset event (extra {"start": ISO, "end": ISO}) or use a preset or cron schedule'
+        )
+    return coerce_to_core_timetable(definition)
+
+
+def _window_ending_by(timetable: Any, moment: datetime) -> Window:
+    """The latest monitor window whose end is at or before ``moment``."""
+    import pendulum
+
+    interval = timetable.infer_manual_data_interval(run_after=pendulum.instance(moment.astimezone(UTC)))
+    return Window(*(datetime.fromtimestamp(t.timestamp(), UTC) for t in (interval.start, interval.end)))
+
+
+def due_windows(schedule: str, delay: timedelta, start: datetime, end: datetime) -> list[Window]:
+    """The monitor windows whose labels fell due in ``(start, end]`` (window end + ``delay``), oldest first.
+
+    Windows come from the monitor DAG's own timetable, so a performance run scores exactly the spans the
+    monitor checked: the delay decides *when* a window is scored, never *which* span. For a regular
+    schedule each run interval holds exactly one due window (the latest whose end + delay <= ``end``);
+    an irregular cron (``0 9 * * 1-5``) may have none or several, and every window is still scored once.
+    """
+    timetable = _core_timetable(schedule)
+    out: list[Window] = []
+    window = _window_ending_by(timetable, end - delay)
+    while window.end + delay > start:
+        out.append(window)
+        if len(out) >= MAX_WINDOWS_PER_RUN:
+            log.warning("more than %d windows fell due in %s..%s; scoring the latest ones", len(out), start, end)
+            break
+        window = _window_ending_by(timetable, window.start)
+    return out[::-1]
+
+
+def latest_due_window(schedule: str, delay: timedelta, moment: datetime) -> Window:
+    """The latest monitor window whose labels were due at ``moment`` (end + ``delay`` <= ``moment``)."""
+    return _window_ending_by(_core_timetable(schedule), moment - delay)
+
+
 def windows_for_run(config: LoadedConfig, context: Any) -> list[Window]:
-    """Prediction windows to score in this run.
+    """Prediction windows to score in this run, always monitor windows.
 
     An asset event from the label pipeline may name windows in its ``extra`` (``{"start": ISO, "end": ISO}``);
-    otherwise the run's data interval shifted back by the expected label delay is scored.
+    they are scored as named. An asset event that names none scores the latest window due when the labels
+    arrived. A scheduled (or manual) run with data interval ``[s, e)`` scores the monitor windows whose
+    end + label delay falls in ``(s, e]`` (:func:`due_windows`).
     """
     windows: list[Window] = []
+    stamps: list[datetime] = []
     events = context.get("triggering_asset_events") or {}
     for asset_events in events.values():
         for event in asset_events:
             extra = getattr(event, "extra", None) or {}
             if "start" in extra and "end" in extra:
                 windows.append(Window.parse(str(extra["start"]), str(extra["end"])))
+            stamp = getattr(event, "timestamp", None)
+            if isinstance(stamp, datetime):
+                stamps.append(stamp)
     if windows:
         return sorted(set(windows), key=lambda w: w.start)
     perf = config.model.performance
     assert perf is not None
-    start, end = context["data_interval_start"], context["data_interval_end"]
+    delay = perf.labels.delay
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if stamps:  # labels arrived without naming a window: the latest one due by then
+        return [latest_due_window(config.model.schedule, delay, max(stamps))]
     if start is None or end is None or end <= start:
         raise ValueError(f"the run has no usable data interval ({start}..{end}) and no asset event names a window")
-    delay = perf.labels.delay
-    return [Window(start - delay, end - delay)]
+    return due_windows(config.model.schedule, delay, start, end)
 
 
 def _store() -> Any:
@@ -58,7 +118,13 @@ def score(config_path: str, context: Any) -> dict[str, Any]:
     store = _store()
     scored: list[dict[str, Any]] = []
     waiting: list[dict[str, Any]] = []
-    for window in windows_for_run(config, context):
+    windows = windows_for_run(config, context)
+    if not windows:
+        raise AirflowSkipException(
+            f"no monitor window's labels fell due in this run's interval ({context.get('data_interval_start')}.."
+            f"{context.get('data_interval_end')}, label delay {config.model.performance.labels.delay})"  # type: ignore[union-attr]
+        )
+    for window in windows:
         report = score_window(config, window, store)
         entry = {
             "window": window.as_dict(),
