@@ -1,0 +1,541 @@
+"""Run a model's GX suite over a window fed in batches, with the results of one validation of the whole window.
+
+:class:`GxRunner` takes the window's rows batch by batch (``add_batch``) and returns one
+:class:`CheckResult` per expectation (``results``). While the rows it holds fit in one chunk
+(``chunk_rows``), the suite runs once on them: exactly what GX does on the whole window. Past that,
+every expectation has a defined way to reach the same answer (see ``docs/quality.md``):
+
+- **row-level** (map) expectations run chunk by chunk; their element, missing and unexpected counts
+  are summed and ``mostly`` is applied to the totals, as GX applies it to one batch;
+- **row count** expectations run on a table with the window's total row count (and no columns);
+- **schema** expectations (columns, column count, column types) run on the window's schema;
+- **aggregate** expectations (mean, min, max, sum, stdev, distinct values, unique counts...) and
+  the map expectations that compare rows with each other (unique, increasing, z-scores...) run once
+  on the columns they read, accumulated across chunks;
+- anything else is ``skipped`` with the reason, never answered from part of the window.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from watchkeeper.results import CheckResult, Status
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from watchkeeper.config import LoadedConfig
+
+log = logging.getLogger(__name__)
+
+#: Rows held before a chunk is validated; a window up to this size is validated in one piece.
+DEFAULT_CHUNK_ROWS = 500_000
+_INDEX = "__watchkeeper_index__"
+
+
+class Handling(StrEnum):
+    """How an expectation is evaluated when the window arrives in more than one chunk."""
+
+    ROW = "row"  # per chunk, counts summed, mostly applied to the totals
+    DTYPE = "dtype"  # per chunk; equal when every chunk has the same column type
+    ROWS = "rows"  # on a table with the window's total row count
+    SCHEMA = "schema"  # on the window's columns and their types
+    COLUMNS = "columns"  # once, on the columns it reads, accumulated across chunks
+    UNSUPPORTED = "unsupported"  # skipped with the reason
+
+
+#: Map expectations whose outcome for a row depends on that row alone.
+ROW_LEVEL = frozenset(
+    {
+        "expect_column_value_lengths_to_be_between",
+        "expect_column_value_lengths_to_equal",
+        "expect_column_values_to_be_between",
+        "expect_column_values_to_be_dateutil_parseable",
+        "expect_column_values_to_be_in_set",
+        "expect_column_values_to_be_json_parseable",
+        "expect_column_values_to_be_null",
+        "expect_column_values_to_match_json_schema",
+        "expect_column_values_to_match_like_pattern",
+        "expect_column_values_to_match_like_pattern_list",
+        "expect_column_values_to_match_regex",
+        "expect_column_values_to_match_regex_list",
+        "expect_column_values_to_match_strftime_format",
+        "expect_column_values_to_not_be_in_set",
+        "expect_column_values_to_not_be_null",
+        "expect_column_values_to_not_match_like_pattern",
+        "expect_column_values_to_not_match_like_pattern_list",
+        "expect_column_values_to_not_match_regex",
+        "expect_column_values_to_not_match_regex_list",
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "expect_column_pair_values_to_be_equal",
+        "expect_column_pair_values_to_be_in_set",
+        "expect_multicolumn_sum_to_equal",
+        "expect_multicolumn_values_to_be_equal",
+        "expect_select_column_values_to_be_unique_within_record",
+    }
+)
+#: Row-level expectations whose ``mostly`` counts every row (GX does not leave nulls out of them).
+ALL_ROWS_CONSIDERED = frozenset({"expect_column_values_to_not_be_null", "expect_column_values_to_be_null"})
+DTYPE_LEVEL = frozenset({"expect_column_values_to_be_of_type", "expect_column_values_to_be_in_type_list"})
+ROW_COUNT = frozenset({"expect_table_row_count_to_be_between", "expect_table_row_count_to_equal"})
+SCHEMA_LEVEL = frozenset(
+    {
+        "expect_table_columns_to_match_set",
+        "expect_table_columns_to_match_ordered_list",
+        "expect_table_column_count_to_be_between",
+        "expect_table_column_count_to_equal",
+        "expect_column_to_exist",
+        "expect_column_type_to_be",
+    }
+)
+#: Expectations that read whole columns at once: validated once on those columns, accumulated.
+WHOLE_COLUMN = frozenset(
+    {
+        "expect_column_values_to_be_unique",
+        "expect_column_values_to_be_increasing",
+        "expect_column_values_to_be_decreasing",
+        "expect_column_value_z_scores_to_be_less_than",
+        "expect_column_values_to_not_be_outliers",
+        "expect_compound_columns_to_be_unique",
+        "expect_column_distinct_values_to_be_in_set",
+        "expect_column_distinct_values_to_contain_set",
+        "expect_column_distinct_values_to_equal_set",
+        "expect_column_kl_divergence_to_be_less_than",
+        "expect_column_max_to_be_between",
+        "expect_column_mean_to_be_between",
+        "expect_column_median_to_be_between",
+        "expect_column_min_to_be_between",
+        "expect_column_most_common_value_to_be_in_set",
+        "expect_column_proportion_of_non_null_values_to_be_between",
+        "expect_column_proportion_of_unique_values_to_be_between",
+        "expect_column_quantile_values_to_be_between",
+        "expect_column_stdev_to_be_between",
+        "expect_column_sum_to_be_between",
+        "expect_column_unique_value_count_to_be_between",
+    }
+)
+KNOWN = ROW_LEVEL | DTYPE_LEVEL | ROW_COUNT | SCHEMA_LEVEL | WHOLE_COLUMN
+_COLUMN_KWARGS = ("column", "column_A", "column_B")
+
+
+def handling_of(expectation: dict[str, Any]) -> tuple[Handling, str]:
+    """How ``expectation`` (suite JSON) is evaluated on a window of several chunks, and why when unsupported."""
+    kind = str(expectation.get("type"))
+    kwargs = expectation.get("kwargs") or {}
+    conditioned = bool(kwargs.get("row_condition"))
+    if kind in ROW_LEVEL:
+        return Handling.ROW, ""
+    if kind in DTYPE_LEVEL:
+        return Handling.DTYPE, ""
+    if conditioned:
+        return Handling.UNSUPPORTED, (
+            f"{kind} with a row_condition reads more than one row at a time, which a window validated in "
+            "chunks cannot answer exactly -- drop the row_condition or validate smaller windows"
+        )
+    if kind in ROW_COUNT:
+        return Handling.ROWS, ""
+    if kind in SCHEMA_LEVEL:
+        return Handling.SCHEMA, ""
+    if kind in WHOLE_COLUMN:
+        if expectation_columns(expectation) is None:
+            return Handling.UNSUPPORTED, f"{kind}: its column is given as a parameter -- name the column"
+        return Handling.COLUMNS, ""
+    return Handling.UNSUPPORTED, (
+        f"{kind} has no exact method on a window validated in chunks (see docs/quality.md) -- "
+        "it is validated only when the window fits in one chunk"
+    )
+
+
+def expectation_columns(expectation: dict[str, Any]) -> list[str] | None:
+    """Columns an expectation reads (from its kwargs); None when a column name is not a plain string."""
+    kwargs = expectation.get("kwargs") or {}
+    names: list[Any] = [kwargs[k] for k in _COLUMN_KWARGS if k in kwargs]
+    names += list(kwargs.get("column_list") or [])
+    if not all(isinstance(n, str) for n in names):
+        return None
+    return list(dict.fromkeys(names))
+
+
+@dataclass
+class _Outcome:
+    """One expectation's outcome, from GX directly or merged from chunks."""
+
+    kind: str
+    kwargs: dict[str, Any]
+    success: bool
+    result: dict[str, Any]
+    error: str | None = None  # the expectation could not run at all (ERROR)
+    metric_error: str | None = None  # a metric it needs could not be computed (a failure, with the reason)
+    skipped: str | None = None
+
+
+@dataclass
+class _MapTotals:
+    kind: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    element_count: int = 0
+    unexpected_count: int = 0
+    missing_count: int = 0
+    has_missing: bool = False
+    partial: list[Any] = field(default_factory=list)
+    metric_error: str | None = None
+    error: str | None = None
+
+    def add(self, outcome: _Outcome) -> None:
+        self.kwargs = outcome.kwargs
+        self.error = self.error or outcome.error
+        self.metric_error = self.metric_error or outcome.metric_error
+        res = outcome.result
+        self.element_count += int(res.get("element_count") or 0)
+        self.unexpected_count += int(res.get("unexpected_count") or 0)
+        if "missing_count" in res:
+            self.has_missing = True
+            self.missing_count += int(res.get("missing_count") or 0)
+        if len(self.partial) < 20:
+            self.partial += list(res.get("partial_unexpected_list") or [])[: 20 - len(self.partial)]
+
+    def outcome(self) -> _Outcome:
+        """The totals judged the way GX judges one batch (``mostly`` on the rows it considers)."""
+        considered = self.element_count
+        if self.kind not in ALL_ROWS_CONSIDERED and self.has_missing:
+            considered = self.element_count - self.missing_count
+        mostly = self.kwargs.get("mostly", 1.0)
+        if self.element_count == 0 or considered == 0:
+            success = True  # vacuously, as in GX
+        else:
+            success = (considered - self.unexpected_count) / considered >= float(mostly)
+        percent = self.unexpected_count / considered * 100 if considered else None
+        result: dict[str, Any] = {
+            "element_count": self.element_count,
+            "unexpected_count": self.unexpected_count,
+            "unexpected_percent": percent,
+            "partial_unexpected_list": self.partial,
+        }
+        if self.has_missing:
+            result["missing_count"] = self.missing_count
+        success = success and self.metric_error is None and self.error is None
+        return _Outcome(self.kind, self.kwargs, success, result, self.error, self.metric_error)
+
+
+class GxRunner:
+    """The model's GX suite over one window fed in batches: ``add_batch(df)`` for each, then ``results()``.
+
+    ``columns`` (optional) names every column of the prediction log when the batches carry only some
+    of them (a reader that prunes columns): schema expectations are then judged on those names.
+    Results are the same as one validation of the concatenated batches for every expectation with a
+    defined method (see the module docstring); the others are ``skipped`` with the reason.
+    """
+
+    def __init__(
+        self,
+        config: LoadedConfig,
+        baseline: dict[str, Any],
+        *,
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        columns: list[str] | None = None,
+    ) -> None:
+        from watchkeeper.gx_suite import load_suite_dict, suite_parameters
+
+        self.config = config
+        self.chunk_rows = max(int(chunk_rows), 1)
+        self.parameters = suite_parameters(baseline)
+        self.n_rows = 0
+        self.n_chunks = 0
+        self._declared_columns = list(columns) if columns is not None else None
+        self._schema: pd.DataFrame | None = None
+        self._pending: list[pd.DataFrame] = []
+        self._pending_rows = 0
+        self._setup_error: str | None = None
+        self.expectations: list[dict[str, Any]] = []
+        try:
+            suite = load_suite_dict(config)
+        except Exception as exc:  # an unusable suite is one error result, not a crashed quality family
+            self._setup_error = str(exc)
+            suite = {"expectations": []}
+        self.suite_name = config.model.quality.suite
+        self.expectations = list((suite or {}).get("expectations") or [])
+        self.handling = [handling_of(e) for e in self.expectations]
+        self._keep = self._columns_to_keep()
+        self._totals: dict[int, _MapTotals] = {}
+        self._dtypes: dict[int, list[tuple[str, _Outcome]]] = {}
+        self._buffers: list[pd.DataFrame] = []
+        self._suites: dict[tuple[int, ...], Any] = {}
+        self._batch_definition: Any = None
+
+    # ------------------------------------------------------------------ feeding
+
+    def _columns_to_keep(self) -> list[str] | None:
+        """Columns the suite reads (None: all, when an expectation has a row_condition)."""
+        keep: list[str] = []
+        for exp, (how, _) in zip(self.expectations, self.handling, strict=True):
+            if (exp.get("kwargs") or {}).get("row_condition"):
+                return None
+            columns = expectation_columns(exp)
+            if how is Handling.UNSUPPORTED and (columns is None or exp.get("type") not in KNOWN):
+                return None  # what it reads is unknown: keep every column (it only runs on one-chunk windows)
+            if how in (Handling.ROW, Handling.DTYPE, Handling.COLUMNS, Handling.UNSUPPORTED):
+                keep += columns or []
+        return list(dict.fromkeys(keep))
+
+    def _project(self, df: pd.DataFrame) -> pd.DataFrame:
+        if self._keep is None:
+            return df
+        return df[[c for c in self._keep if c in df.columns]]
+
+    def add_batch(self, df: pd.DataFrame) -> None:
+        """Take the next rows of the window (any size; a copy of the columns the suite reads is kept)."""
+        import pandas as pd
+
+        if self.suite_name is None or self._setup_error is not None:
+            return
+        head = df.iloc[:0]
+        self._schema = head if self._schema is None else pd.concat([self._schema, head])
+        if len(df) == 0:
+            return
+        self.n_rows += len(df)
+        self._pending.append(self._project(df))
+        self._pending_rows += len(df)
+        if self._pending_rows >= self.chunk_rows:
+            self._flush()
+
+    def _take_pending(self) -> pd.DataFrame:
+        import pandas as pd
+
+        frames, self._pending, self._pending_rows = self._pending, [], 0
+        if len(frames) == 1:
+            return frames[0].reset_index(drop=True)
+        return pd.concat(frames, ignore_index=True)
+
+    def _flush(self) -> None:
+        """Validate the pending rows as one chunk of a window of several chunks."""
+        chunk = self._take_pending()
+        self.n_chunks += 1
+        row_level = [i for i, (how, _) in enumerate(self.handling) if how in (Handling.ROW, Handling.DTYPE)]
+        for i, outcome in self._validate(row_level, chunk).items():
+            if self.handling[i][0] is Handling.ROW:
+                self._totals.setdefault(i, _MapTotals(outcome.kind)).add(outcome)
+            else:
+                column = (expectation_columns(self.expectations[i]) or [""])[0]
+                dtype = str(chunk[column].dtype) if column in chunk.columns else "missing"
+                self._dtypes.setdefault(i, []).append((dtype, outcome))
+        buffered = [i for i, (how, _) in enumerate(self.handling) if how is Handling.COLUMNS]
+        columns = list(dict.fromkeys(c for i in buffered for c in expectation_columns(self.expectations[i]) or []))
+        if columns:
+            self._buffers.append(chunk[[c for c in columns if c in chunk.columns]].copy())
+
+    # ------------------------------------------------------------------ results
+
+    def results(self) -> list[CheckResult]:
+        """One result per expectation of the suite (none when the model has no suite)."""
+        if self.suite_name is None:
+            return []
+        if self._setup_error is not None:
+            return [CheckResult("quality", "gx_suite", self.suite_name, None, None, Status.ERROR, self._setup_error)]
+        if self.n_rows == 0:
+            msg = "no data in window"
+            return [CheckResult("quality", "gx_suite", self.suite_name, None, None, Status.SKIPPED, msg)]
+        try:
+            outcomes = self._one_piece() if self.n_chunks == 0 else self._merged()
+        except Exception as exc:  # GX itself failed: the suite's results are an error, the other checks stand
+            log.exception("model=%s: GX suite %s could not run", self.config.model.name, self.suite_name)
+            msg = f"GX suite {self.suite_name} could not run: {type(exc).__name__}: {exc}"
+            return [CheckResult("quality", "gx_suite", self.suite_name, None, None, Status.ERROR, msg)]
+        return [to_check_result(self.expectations[i], outcomes[i]) for i in range(len(self.expectations))]
+
+    def _schema_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        schema = self._schema if self._schema is not None else pd.DataFrame()
+        if self._declared_columns is not None:
+            extra = [c for c in self._declared_columns if c not in schema.columns]
+            schema = pd.concat([schema, pd.DataFrame(columns=extra)], axis=1) if extra else schema
+            schema = schema[[c for c in self._declared_columns if c in schema.columns]]
+        return schema.iloc[:0]
+
+    def _one_piece(self) -> dict[int, _Outcome]:
+        """The whole window held in one chunk: GX on it, as one validation of the window."""
+        chunk = self._take_pending()
+        schema = [i for i, (how, _) in enumerate(self.handling) if how is Handling.SCHEMA]
+        rest = [i for i in range(len(self.expectations)) if i not in schema]
+        outcomes = self._validate(rest, chunk)
+        outcomes.update(self._validate(schema, self._schema_frame()))
+        return outcomes
+
+    def _merged(self) -> dict[int, _Outcome]:
+        import pandas as pd
+
+        if self._pending:
+            self._flush()
+        outcomes: dict[int, _Outcome] = {i: totals.outcome() for i, totals in self._totals.items()}
+        for i, seen in self._dtypes.items():
+            outcomes[i] = _merge_dtype(seen)
+        by_how: dict[Handling, list[int]] = {}
+        for i, (how, reason) in enumerate(self.handling):
+            by_how.setdefault(how, []).append(i)
+            if how is Handling.UNSUPPORTED:
+                exp = self.expectations[i]
+                outcomes[i] = _Outcome(str(exp.get("type")), dict(exp.get("kwargs") or {}), True, {}, skipped=reason)
+        outcomes.update(self._validate(by_how.get(Handling.SCHEMA, []), self._schema_frame()))
+        outcomes.update(self._validate(by_how.get(Handling.ROWS, []), pd.DataFrame(index=pd.RangeIndex(self.n_rows))))
+        if by_how.get(Handling.COLUMNS):
+            columns = pd.concat(self._buffers, ignore_index=True) if self._buffers else pd.DataFrame()
+            self._buffers = []
+            outcomes.update(self._validate(by_how[Handling.COLUMNS], columns))
+        return outcomes
+
+    # ------------------------------------------------------------------ GX
+
+    def _suite_of(self, indices: list[int]) -> Any:
+        key = tuple(indices)
+        if key not in self._suites:
+            import great_expectations as gx
+
+            expectations = []
+            for i in indices:
+                exp = json.loads(json.dumps(self.expectations[i]))
+                exp["meta"] = {**(exp.get("meta") or {}), _INDEX: i}
+                expectations.append(exp)
+            self._suites[key] = gx.ExpectationSuite(name=f"{self.suite_name}", expectations=expectations)
+        return self._suites[key]
+
+    def _validate(self, indices: list[int], df: pd.DataFrame) -> dict[int, _Outcome]:
+        """GX on ``df`` for the expectations ``indices``; outcomes keyed by expectation index."""
+        if not indices:
+            return {}
+        if self._batch_definition is None:
+            self._batch_definition = _pandas_batch_definition(self.config.model.name)
+        suite = self._suite_of(indices)
+        batch = self._batch_definition.get_batch(batch_parameters={"dataframe": df})
+        validation = batch.validate(suite, expectation_parameters=self.parameters)
+        return outcomes_of(validation)
+
+
+def _pandas_batch_definition(name: str) -> Any:
+    from watchkeeper.gx_suite import quiet_gx
+
+    quiet_gx()
+    import great_expectations as gx
+
+    quiet_gx()  # GX configures its loggers on import
+    context = gx.get_context(mode="ephemeral")
+    try:
+        context.variables.progress_bars = {"globally": False, "metric_calculations": False}
+    except Exception:  # older/newer GX: progress bars only cost log noise
+        log.debug("cannot disable GX progress bars")
+    return (
+        context.data_sources.add_pandas("watchkeeper")
+        .add_dataframe_asset(name)
+        .add_batch_definition_whole_dataframe("window")
+    )
+
+
+def outcomes_of(validation: Any) -> dict[int, _Outcome]:
+    """Outcomes of a GX validation result, keyed by the index stored in each expectation's meta."""
+    out: dict[int, _Outcome] = {}
+    for res in validation.results:
+        cfg = res.expectation_config
+        index = int((cfg.meta or {})[_INDEX])
+        kwargs = {k: v for k, v in dict(cfg.kwargs).items() if k != "batch_id"}
+        error, metric_error = _exceptions(res.exception_info)
+        out[index] = _Outcome(cfg.type, kwargs, bool(res.success), dict(res.result or {}), error, metric_error)
+    return out
+
+
+def _exceptions(info: Any) -> tuple[str | None, str | None]:
+    """(error of the expectation itself, error of a metric it needs) from GX's ``exception_info``."""
+    if not isinstance(info, dict) or not info:
+        return None, None
+    if "raised_exception" in info:
+        return (str(info.get("exception_message")) if info.get("raised_exception") else None), None
+    for value in info.values():
+        if isinstance(value, dict) and value.get("raised_exception"):
+            return None, str(value.get("exception_message") or "").strip()
+    return None, None
+
+
+def _merge_dtype(seen: list[tuple[str, _Outcome]]) -> _Outcome:
+    """Type expectations: per chunk they judge the column's type (or each value, for untyped columns)."""
+    dtypes = sorted({d for d, _ in seen})
+    first = seen[0][1]
+    if len(dtypes) == 1 and all("unexpected_count" not in o.result for _, o in seen):
+        return seen[0][1]  # one column type in every chunk: the window's type, judged once
+    if all("unexpected_count" in o.result for _, o in seen):
+        totals = _MapTotals(first.kind)
+        for _, outcome in seen:
+            totals.add(outcome)
+        return totals.outcome()
+    reason = (
+        f"the column's type differs between chunks of the window ({', '.join(dtypes)}) -- "
+        "fix the log's schema so the column has one type"
+    )
+    return _Outcome(first.kind, first.kwargs, True, {}, skipped=reason)
+
+
+# --------------------------------------------------------------------------- results
+
+
+def severity_of(expectation: dict[str, Any]) -> str:
+    """``critical``, ``warning`` or ``info``: GX 1.x's top-level ``severity``, else ``meta.severity`` (older
+    suites), else ``warning``."""
+    value = expectation.get("severity")
+    if value is None:
+        value = (expectation.get("meta") or {}).get("severity")
+    text = str(value or "warning").lower()
+    return text if text in ("critical", "warning", "info") else "warning"
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def to_check_result(expectation: dict[str, Any], outcome: _Outcome) -> CheckResult:
+    """The Watchkeeper result of one expectation's outcome (status from its severity)."""
+    kwargs = outcome.kwargs
+    kind = outcome.kind
+    column = str(kwargs.get("column", kwargs.get("column_list", "")) or "")
+    if isinstance(kwargs.get("column_list"), list) and "column" not in kwargs:
+        column = ",".join(map(str, kwargs["column_list"]))
+    unexpected = outcome.result.get("unexpected_percent")
+    value = None if unexpected is None else float(unexpected) / 100.0
+    mostly = kwargs.get("mostly")
+    threshold = float(mostly) if isinstance(mostly, int | float) else None
+    severity = severity_of(expectation)
+    details: dict[str, Any] = {"kwargs": _jsonable(kwargs), "severity": severity}
+    for key in ("element_count", "unexpected_count", "missing_count"):
+        if key in outcome.result:
+            details[key] = outcome.result[key]
+    observed = outcome.result.get("observed_value")
+    if observed is not None:
+        details["observed_value"] = _jsonable(observed)
+    if outcome.skipped is not None:
+        status, msg = Status.SKIPPED, f"{kind} not evaluated: {outcome.skipped}"
+    elif outcome.error is not None:
+        status, msg = Status.ERROR, f"{kind} could not run: {outcome.error}"
+    elif outcome.success:
+        status, msg = Status.OK, f"{kind} passed"
+    else:
+        status = {"critical": Status.CRITICAL, "warning": Status.WARNING}.get(severity, Status.OK)
+        detail = f" ({value:.2%} unexpected)" if value is not None else ""
+        detail += f" (observed {observed})" if observed is not None and value is None else ""
+        if outcome.metric_error:
+            detail += f": could not be evaluated: {outcome.metric_error.splitlines()[0]}"
+        msg = f"{kind} failed on {column or 'table'}{detail}"
+        if severity == "info":
+            msg += " (severity info: recorded, not alerted)"
+    if value is not None and not math.isfinite(value):
+        value = None
+    return CheckResult("quality", f"gx.{kind}", column, value, threshold, status, msg, details)
+
+
+def run_suite(config: LoadedConfig, batches: Iterable[pd.DataFrame], baseline: dict[str, Any]) -> list[CheckResult]:
+    """The suite over a window given as batches (a convenience over :class:`GxRunner`)."""
+    runner = GxRunner(config, baseline)
+    for batch in batches:
+        runner.add_batch(batch)
+    return runner.results()
