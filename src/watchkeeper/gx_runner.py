@@ -409,14 +409,15 @@ class GxRunner:
         if not indices:
             return {}
         if self._batch_definition is None:
-            self._batch_definition = _pandas_batch_definition(self.config.model.name)
+            self._batch_definition = pandas_batch_definition(self.config.model.name)
         suite = self._suite_of(indices)
         batch = self._batch_definition.get_batch(batch_parameters={"dataframe": df})
         validation = batch.validate(suite, expectation_parameters=self.parameters)
         return outcomes_of(validation)
 
 
-def _pandas_batch_definition(name: str) -> Any:
+def pandas_batch_definition(name: str) -> Any:
+    """A GX batch definition over a pandas frame, in a quiet ephemeral context (imports GX)."""
     from watchkeeper.gx_suite import quiet_gx
 
     quiet_gx()

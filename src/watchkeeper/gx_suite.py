@@ -311,7 +311,7 @@ def _validate_on_sample(
     loaded: LoadedConfig, data: dict[str, Any], params: dict[str, Any], reference_df: pd.DataFrame
 ) -> list[str]:
     """Run the suite on a sample of the reference; report expectations GX cannot evaluate."""
-    from watchkeeper.gx_runner import expectation_columns, outcomes_of
+    from watchkeeper.gx_runner import expectation_columns, outcomes_of, pandas_batch_definition
 
     sample = reference_df.head(DRY_RUN_ROWS)
     present = set(map(str, sample.columns))
@@ -322,17 +322,9 @@ def _validate_on_sample(
             runnable.append({**exp, "meta": {**(exp.get("meta") or {}), "__watchkeeper_index__": i}})
     if not runnable:
         return []
-    quiet_gx()
     import great_expectations as gx
 
-    quiet_gx()
-    context = gx.get_context(mode="ephemeral")
-    batch = (
-        context.data_sources.add_pandas("watchkeeper_dry_run")
-        .add_dataframe_asset(loaded.model.name)
-        .add_batch_definition_whole_dataframe("reference")
-        .get_batch(batch_parameters={"dataframe": sample})
-    )
+    batch = pandas_batch_definition(f"{loaded.model.name}_dry_run").get_batch(batch_parameters={"dataframe": sample})
     try:
         suite = gx.ExpectationSuite(name=str(data.get("name") or loaded.model.name), expectations=runnable)
         result = batch.validate(suite, expectation_parameters={k: v for k, v in params.items() if v is not None})
