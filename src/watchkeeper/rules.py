@@ -1,7 +1,9 @@
 """Baseline rules: judge a metric against its reference, rolling or seasonal baseline.
 
 A rule (``config.Rule``) says how far a metric may move from its baseline (``relative_drop``,
-``relative_rise``) and which absolute bounds it must respect. Baselines:
+``relative_rise``, or ``relative_worsening``: a drop for a metric where higher is better, a rise for one
+where lower is better, by :mod:`watchkeeper.catalogs.performance`) and which absolute bounds it must respect.
+Baselines:
 
 - ``reference``: the value measured on the reference (validation) data, stored with the baseline;
 - ``rolling``: the mean of the last N recorded windows before this one;
@@ -88,6 +90,35 @@ def _level(change: float, bound: Bound | None) -> tuple[Status, float | None]:
     return Status.OK, bound.warning if bound.warning is not None else bound.critical
 
 
+def metric_direction(result: CheckResult) -> bool | None:
+    """Whether ``result``'s metric gets better when it rises (None: no direction, or not known)."""
+    declared = result.details.get("higher_is_better")
+    if isinstance(declared, bool):
+        return declared
+    if result.check == "performance" or result.metric.startswith("estimated_"):
+        from watchkeeper.catalogs.performance import higher_is_better
+
+        return higher_is_better(result.metric)
+    return None
+
+
+def directed_bounds(rule: Rule, result: CheckResult) -> tuple[Bound | None, Bound | None]:
+    """The (drop, rise) bounds of ``rule`` for ``result``: ``relative_worsening`` becomes a drop for a
+    higher-is-better metric and a rise for a lower-is-better one (nothing when the direction is unknown)."""
+    drop, rise = rule.relative_drop, rule.relative_rise
+    if rule.relative_worsening is not None:
+        better_up = metric_direction(result)
+        if better_up is True and drop is None:
+            drop = rule.relative_worsening
+        elif better_up is False and rise is None:
+            rise = rule.relative_worsening
+        elif better_up is None:
+            log.warning(
+                "rule relative_worsening on %s.%s: the metric has no direction; ignored", result.check, result.metric
+            )
+    return drop, rise
+
+
 def judge_rule(result: CheckResult, rule: Rule, baseline: float | None, described: str) -> CheckResult:
     """``result`` judged by ``rule`` against ``baseline``; details gain baseline, change and rule."""
     value = result.value
@@ -98,22 +129,24 @@ def judge_rule(result: CheckResult, rule: Rule, baseline: float | None, describe
     notes: list[str] = []
     details: dict[str, Any] = dict(result.details)
     ci = details.get("ci")
+    relative_drop, relative_rise = directed_bounds(rule, result)
     if baseline is not None:
         scale = abs(baseline) if baseline != 0 else 1.0
         change = (value - baseline) / scale
         details.update({"baseline": baseline, "baseline_kind": described, "change": change})
-        drop_status, drop_level = _level(-change, rule.relative_drop)
-        rise_status, rise_level = _level(change, rule.relative_rise)
+        drop_status, drop_level = _level(-change, relative_drop)
+        rise_status, rise_level = _level(change, relative_rise)
         if drop_status is not Status.OK and ci and ci[1] is not None and ci[1] >= baseline:
             drop_status = Status.OK  # the interval still reaches the baseline: not a clear decline
             notes.append("within its confidence interval")
         if rise_status is not Status.OK and ci and ci[0] is not None and ci[0] <= baseline:
             rise_status = Status.OK
             notes.append("within its confidence interval")
-        if drop_level is not None:
+        # the threshold reported is the level crossed; with none crossed, the nearest one watched
+        if rise_status is not Status.OK or (drop_level is None and rise_level is not None):
+            threshold = baseline + rise_level * scale  # type: ignore[operator]  # set whenever a rise is judged
+        elif drop_level is not None:
             threshold = baseline - drop_level * scale
-        elif rise_level is not None:
-            threshold = baseline + rise_level * scale
         status = worst([drop_status, rise_status])
         if status is not Status.OK:
             direction = "below" if change < 0 else "above"
@@ -121,7 +154,7 @@ def judge_rule(result: CheckResult, rule: Rule, baseline: float | None, describe
             notes.append(
                 f"{abs(change):.0%} {direction} its {described} baseline {baseline:.4g} ({status} at {level:.0%})"
             )
-    elif rule.relative_drop is not None or rule.relative_rise is not None:
+    elif relative_drop is not None or relative_rise is not None:
         details["baseline_kind"] = described
         notes.append(f"no {described} baseline yet")
     if rule.absolute is not None:

@@ -140,3 +140,30 @@ def test_monitor_rules_apply_in_check_families(tiny: TinyModel, store: MetricSto
     p50 = results[("service", "latency_p50_ms", "")]
     assert p50.details["baseline"] == 20.0 and p50.status is Status.WARNING
     assert "above its rolling mean of the last 1 windows baseline 20" in p50.message
+
+
+# --- direction: rules know which way a metric gets worse -------------------------------------------------------
+
+
+def test_relative_worsening_is_a_rise_for_mae_and_a_drop_for_recall() -> None:
+    rule = Rule.model_validate({"relative_worsening": {"warning": 0.10, "critical": 0.20}})
+    worse_mae = judge_rule(perf("mae", 12.3), rule, 10.0, "reference")
+    better_mae = judge_rule(perf("mae", 7.7), rule, 10.0, "reference")  # 23 % better: never a finding
+    assert worse_mae.status is Status.CRITICAL and worse_mae.threshold == pytest.approx(12.0)
+    assert worse_mae.message == "mae is 12.3: 23% above its reference baseline 10 (critical at 20%)"
+    assert better_mae.status is Status.OK
+    worse_recall = judge_rule(perf("recall", 0.85), rule, 1.0, "reference")
+    better_recall = judge_rule(perf("recall", 0.99), rule, 0.8, "reference")
+    assert worse_recall.status is Status.WARNING and worse_recall.threshold == pytest.approx(0.9)
+    assert better_recall.status is Status.OK
+    # the estimated form of a metric has the metric's direction
+    estimated = CheckResult("prediction", "estimated_mae", "", 13.0, None, Status.OK, "", {})
+    assert judge_rule(estimated, rule, 10.0, "reference").status is Status.CRITICAL
+
+
+def test_reported_threshold_is_the_crossed_side() -> None:
+    rule = Rule.model_validate({"relative_drop": 0.1, "relative_rise": {"warning": 0.2, "critical": 0.4}})
+    judged = judge_rule(perf("positive_rate", 0.15), rule, 0.10, "reference")
+    assert judged.status is Status.CRITICAL and judged.threshold == pytest.approx(0.14)
+    judged = judge_rule(perf("positive_rate", 0.085), rule, 0.10, "reference")
+    assert judged.status is Status.WARNING and judged.threshold == pytest.approx(0.09)
