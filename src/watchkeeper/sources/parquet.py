@@ -1,0 +1,168 @@
+"""Parquet files through ``pyarrow.dataset``: partition pruning, row-group skipping, column projection.
+
+Per file in the window: the footer gives the schema; the timestamp filter skips the row groups whose
+statistics lie outside the window (and filters rows inside the others); only the wanted columns are
+decoded; record batches stream out in bounded slices. Files whose schemas differ are unified column by
+column (numbers widen, conflicting types become strings) and every change is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from watchkeeper.config import ParquetSource
+from watchkeeper.sources.base import ScanRecord, ScanRequest
+from watchkeeper.sources.files import FileKind, require_timestamp, schema_drift, unreadable
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+
+class ParquetKind(FileKind):
+    """Parquet files (one, a glob, or a partitioned layout)."""
+
+    kind = "parquet"
+    config = ParquetSource
+
+    def batches(self, request: ScanRequest, record: ScanRecord) -> Iterator[pd.DataFrame]:
+        import pyarrow as pa
+
+        opened: list[tuple[str, ds.Dataset]] = []
+        for name in self.files(request):
+            record.files_read.append(name)
+            opened.append((name, _open(name)))
+        targets = schema_drift(
+            [(name, {f.name: f.type for f in dataset.schema}) for name, dataset in opened],
+            _common_type,
+            record,
+            str,
+        )
+        columns = request.wanted(record.all_columns)
+        for name, dataset in opened:
+            require_timestamp(request, record, name, dataset.schema.names)
+            try:
+                for table in _file_tables(dataset, request, columns, record):
+                    yield _to_pandas(table, columns, targets, request.timestamp)
+            except (OSError, pa.ArrowException) as exc:
+                raise unreadable("Parquet", name, exc) from exc
+
+    def file_fingerprint(self, name: str) -> bytes:
+        """Size plus the footer (schema, row counts, column statistics): content-derived, no data read."""
+        with open(name, "rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            if size < 12:
+                return super().file_fingerprint(name)
+            handle.seek(size - 8)
+            tail = handle.read(8)
+            footer = int.from_bytes(tail[:4], "little")
+            if tail[4:] != b"PAR1" or footer > size - 12:
+                return super().file_fingerprint(name)
+            handle.seek(size - 8 - footer)
+            return size.to_bytes(8, "little") + handle.read(footer)
+
+
+def _open(name: str) -> ds.Dataset:
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    try:
+        return ds.dataset(name, format="parquet")
+    except (OSError, pa.ArrowException) as exc:
+        raise unreadable("Parquet", name, exc) from exc
+
+
+def _common_type(types: list[pa.DataType]) -> pa.DataType:
+    """Numbers widen (int32+int64 -> int64, int+float -> float); other conflicts become strings."""
+    import pyarrow as pa
+
+    try:
+        return pa.unify_schemas([pa.schema([("c", t)]) for t in types], promote_options="permissive").field("c").type
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return pa.string()
+
+
+def _pushdown(dataset: ds.Dataset, request: ScanRequest) -> ds.Expression | None:
+    """A filter on the timestamp column that statistics can use: exact for zoned timestamps, a superset for
+    naive ones (wall clock in the configured zone); None for strings and other types (filtered after parsing)."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    ts, window = request.timestamp, request.window
+    if ts is None or window is None or ts not in dataset.schema.names:
+        return None
+    kind = dataset.schema.field(ts).type
+    if not pa.types.is_timestamp(kind):
+        return None
+    bounds = request.naive_bounds()
+    assert bounds is not None
+    low, high = (window.start, window.end) if kind.tz else bounds
+    # one second of slack above: a coarse unit (s, ms) truncates the bound, and a superset is always safe
+    return (ds.field(ts) >= _scalar(low, kind)) & (ds.field(ts) < _scalar(high + timedelta(seconds=1), kind))
+
+
+def _scalar(value: datetime, kind: pa.DataType) -> pa.Scalar[Any]:
+    import pyarrow as pa
+
+    return pa.scalar(value, type=pa.timestamp("us", tz=kind.tz)).cast(kind, safe=False)
+
+
+def _file_tables(
+    dataset: ds.Dataset, request: ScanRequest, columns: list[str], record: ScanRecord
+) -> Iterator[pa.Table]:
+    """The file's rows meeting the pushdown filter, as tables of at most ``batch_rows`` rows."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    present = [c for c in columns if c in dataset.schema.names]
+    expr = _pushdown(dataset, request)
+    for whole in dataset.get_fragments():
+        assert isinstance(whole, ds.ParquetFileFragment)
+        record.row_groups_total += whole.num_row_groups
+        # row groups whose statistics cannot meet the window are dropped here, never read
+        fragment = whole if expr is None else whole.subset(filter=expr)
+        record.row_groups_read += fragment.num_row_groups
+        if fragment.num_row_groups == 0:
+            continue
+        scanner = ds.Scanner.from_fragment(
+            fragment, schema=dataset.schema, columns=present, filter=expr, batch_size=request.batch_rows
+        )
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        for batch in scanner.to_batches():
+            record.rows_scanned += batch.num_rows
+            if batch.num_rows == 0:
+                continue
+            pending.append(batch)
+            rows += batch.num_rows
+            while rows >= request.batch_rows:
+                table = pa.Table.from_batches(pending)
+                yield table.slice(0, request.batch_rows)
+                rest = table.slice(request.batch_rows)
+                pending, rows = rest.to_batches(), rest.num_rows
+        if rows:
+            yield pa.Table.from_batches(pending)
+
+
+def _to_pandas(table: pa.Table, columns: list[str], targets: dict[str, pa.DataType], ts: str | None) -> pd.DataFrame:
+    """A batch as pandas with every wanted column, in the common type of the files (the timestamp as stored)."""
+    import pyarrow as pa
+
+    changed = False
+    for name in columns:
+        target = targets[name]
+        if name not in table.column_names:
+            table = table.append_column(pa.field(name, target), pa.nulls(table.num_rows, target))
+            changed = True
+        elif name != ts and table.schema.field(name).type != target:
+            table = table.set_column(table.column_names.index(name), name, table[name].cast(target))
+            changed = True
+    table = table.select(columns)
+    if changed:  # pandas metadata of one file would describe the old types
+        table = table.replace_schema_metadata(None)
+    return table.to_pandas()
