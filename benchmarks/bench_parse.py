@@ -39,7 +39,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "dags"
         (folder / "models").mkdir(parents=True)
-        shutil.copy(ROOT / "dags" / "watchkeeper_dags.py", folder)
+        shutil.copytree(ROOT / "dags" / "watchkeeper_shards", folder / "watchkeeper_shards")
         for i in range(args.configs):
             name = f"model_{i:04d}"
             (folder / "models" / f"{name}.yaml").write_text(template.replace("name: demo_fraud", f"name: {name}"))

@@ -3,8 +3,10 @@
 The schema is a tree of frozen pydantic v2 models with extra keys forbidden; every field carries a
 description so that ``watchkeeper schema`` exports a self-documenting JSON Schema for editors. The
 package is split by concern -- ``common`` (base model, durations, thresholds), ``sources``, ``checks``,
-``alerts``, ``performance``, ``model`` (the whole config) and ``loading`` (files, YAML, errors) -- and
-re-exports the public names here. It is imported while Airflow parses DAG files: keep it free of heavy imports.
+``alerts``, ``performance``, ``model`` (the whole config), ``schedule`` and ``names`` (names resolved at
+load), ``reading`` (size, encoding, bounded YAML), ``messages`` (errors) and ``loading`` (files, folders,
+shards) -- and re-exports the public names here. It is imported while Airflow parses DAG files: keep it
+free of heavy imports.
 """
 
 from watchkeeper.config.alerts import AlertSettings, QuietHours
@@ -19,13 +21,22 @@ from watchkeeper.config.checks import (
 from watchkeeper.config.common import (
     Duration,
     FeatureKind,
+    FieldError,
     Severity,
     TaskType,
     Threshold,
     expand_env,
     parse_duration,
 )
-from watchkeeper.config.loading import config_paths, find_config, load_config, load_configs, parse_config
+from watchkeeper.config.loading import (
+    config_paths,
+    duplicate_errors,
+    find_config,
+    load_config,
+    load_configs,
+    parse_config,
+    shard_of,
+)
 from watchkeeper.config.model import LoadedConfig, ModelConfig, PredictionLog, ReferenceData, json_schema
 from watchkeeper.config.performance import (
     AbsoluteBounds,
@@ -36,6 +47,8 @@ from watchkeeper.config.performance import (
     RetrainingSettings,
     Rule,
 )
+from watchkeeper.config.reading import MAX_CONFIG_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES
+from watchkeeper.config.schedule import check_schedule
 from watchkeeper.config.sources import CsvSource, ParquetSource, Source, SqlSource
 
 __all__ = [
@@ -48,7 +61,11 @@ __all__ = [
     "Duration",
     "FeatureDriftOverride",
     "FeatureKind",
+    "FieldError",
     "LabelSettings",
+    "MAX_CONFIG_BYTES",
+    "MAX_YAML_DEPTH",
+    "MAX_YAML_NODES",
     "LoadedConfig",
     "ModelConfig",
     "ParquetSource",
@@ -67,7 +84,9 @@ __all__ = [
     "TaskType",
     "Threshold",
     "VolumeSettings",
+    "check_schedule",
     "config_paths",
+    "duplicate_errors",
     "expand_env",
     "find_config",
     "json_schema",
@@ -75,4 +94,5 @@ __all__ = [
     "load_configs",
     "parse_config",
     "parse_duration",
+    "shard_of",
 ]

@@ -96,3 +96,12 @@ class Severity(StrEnum):
 
     WARNING = "warning"
     CRITICAL = "critical"
+
+
+class FieldError(ValueError):
+    """A cross-field problem that belongs to one field: its message is shown at ``field`` (a dotted path
+    relative to the model that raised it) instead of ``(top level)``."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field

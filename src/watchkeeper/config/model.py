@@ -12,10 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from watchkeeper.config.alerts import AlertSettings
 from watchkeeper.config.checks import DriftSettings, PredictionSettings, QualitySettings, ServiceSettings
 from watchkeeper.config.common import FeatureKind, TaskType, _check_zone, _Model
+from watchkeeper.config.names import check_rule_key
 from watchkeeper.config.performance import PerformanceSettings, RetrainingSettings, Rule
+from watchkeeper.config.schedule import check_schedule
 from watchkeeper.config.sources import Source
 
-_RULE_KEY_RE = re.compile(r"^(quality|drift|prediction|service)\.[A-Za-z0-9_.]+(\[[^\]]*\])?$")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
@@ -164,13 +165,7 @@ class ModelConfig(_Model):
     @field_validator("schedule")
     @classmethod
     def _valid_schedule(cls, value: str) -> str:
-        presets = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@continuous"}
-        if value.startswith("@"):
-            if value not in presets:
-                raise ValueError(f"unknown preset {value!r} -- use one of {sorted(presets)} or a cron expression")
-        elif len(value.split()) not in (5, 6):
-            raise ValueError(f"{value!r} is not a cron expression -- e.g. '0 6 * * *' or a preset such as '@daily'")
-        return value
+        return check_schedule(value)
 
     @field_validator("start_date")
     @classmethod
@@ -194,11 +189,7 @@ class ModelConfig(_Model):
                     "use feature or role column names"
                 )
         for key in self.rules:
-            if not _RULE_KEY_RE.match(key):
-                raise ValueError(
-                    f"rules key {key!r} is not 'check.metric' or 'check.metric[subject]' -- "
-                    "e.g. 'service.latency_p95_ms' or 'drift.psi[amount]'"
-                )
+            check_rule_key(key, self.predictions.features)
         unknown = sorted(set(self.drift.features) - set(self.predictions.features))
         if unknown:
             raise ValueError(
