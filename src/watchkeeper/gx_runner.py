@@ -46,6 +46,7 @@ class Handling(StrEnum):
     DTYPE = "dtype"  # per chunk; equal when every chunk has the same column type
     ROWS = "rows"  # on a table with the window's total row count
     SCHEMA = "schema"  # on the window's columns and their types
+    STATS = "stats"  # from statistics merged across chunks (count, sum, mean, M2, min, max), judged by GX
     COLUMNS = "columns"  # once, on the columns it reads, accumulated across chunks
     UNSUPPORTED = "unsupported"  # skipped with the reason
 
@@ -94,6 +95,15 @@ SCHEMA_LEVEL = frozenset(
         "expect_column_type_to_be",
     }
 )
+#: Aggregate expectations judged by GX on a metric computed from merged per-chunk statistics.
+MERGED_METRIC = {
+    "expect_column_mean_to_be_between": "column.mean",
+    "expect_column_min_to_be_between": "column.min",
+    "expect_column_max_to_be_between": "column.max",
+    "expect_column_sum_to_be_between": "column.sum",
+    "expect_column_stdev_to_be_between": "column.standard_deviation",
+    "expect_column_proportion_of_non_null_values_to_be_between": "column.non_null_proportion",
+}
 #: Expectations that read whole columns at once: validated once on those columns, accumulated.
 WHOLE_COLUMN = frozenset(
     {
@@ -107,20 +117,14 @@ WHOLE_COLUMN = frozenset(
         "expect_column_distinct_values_to_contain_set",
         "expect_column_distinct_values_to_equal_set",
         "expect_column_kl_divergence_to_be_less_than",
-        "expect_column_max_to_be_between",
-        "expect_column_mean_to_be_between",
         "expect_column_median_to_be_between",
-        "expect_column_min_to_be_between",
         "expect_column_most_common_value_to_be_in_set",
-        "expect_column_proportion_of_non_null_values_to_be_between",
         "expect_column_proportion_of_unique_values_to_be_between",
         "expect_column_quantile_values_to_be_between",
-        "expect_column_stdev_to_be_between",
-        "expect_column_sum_to_be_between",
         "expect_column_unique_value_count_to_be_between",
     }
 )
-KNOWN = ROW_LEVEL | DTYPE_LEVEL | ROW_COUNT | SCHEMA_LEVEL | WHOLE_COLUMN
+KNOWN = ROW_LEVEL | DTYPE_LEVEL | ROW_COUNT | SCHEMA_LEVEL | WHOLE_COLUMN | set(MERGED_METRIC)
 _COLUMN_KWARGS = ("column", "column_A", "column_B")
 
 
@@ -142,10 +146,10 @@ def handling_of(expectation: dict[str, Any]) -> tuple[Handling, str]:
         return Handling.ROWS, ""
     if kind in SCHEMA_LEVEL:
         return Handling.SCHEMA, ""
-    if kind in WHOLE_COLUMN:
+    if kind in WHOLE_COLUMN or kind in MERGED_METRIC:
         if expectation_columns(expectation) is None:
             return Handling.UNSUPPORTED, f"{kind}: its column is given as a parameter -- name the column"
-        return Handling.COLUMNS, ""
+        return (Handling.STATS if kind in MERGED_METRIC else Handling.COLUMNS), ""
     return Handling.UNSUPPORTED, (
         f"{kind} has no exact method on a window validated in chunks (see docs/quality.md) -- "
         "it is validated only when the window fits in one chunk"
@@ -265,6 +269,8 @@ class GxRunner:
         self._totals: dict[int, _MapTotals] = {}
         self._dtypes: dict[int, list[tuple[str, _Outcome]]] = {}
         self._buffers: list[pd.DataFrame] = []
+        self._stats: dict[str, ColumnStats] = {}
+        self._stats_chunks: dict[str, int] = {}
         self._suites: dict[tuple[int, ...], Any] = {}
         self._batch_definition: Any = None
 
@@ -279,7 +285,7 @@ class GxRunner:
             columns = expectation_columns(exp)
             if how is Handling.UNSUPPORTED and (columns is None or exp.get("type") not in KNOWN):
                 return None  # what it reads is unknown: keep every column (it only runs on one-chunk windows)
-            if how in (Handling.ROW, Handling.DTYPE, Handling.COLUMNS, Handling.UNSUPPORTED):
+            if how in (Handling.ROW, Handling.DTYPE, Handling.STATS, Handling.COLUMNS, Handling.UNSUPPORTED):
                 keep += columns or []
         return list(dict.fromkeys(keep))
 
@@ -324,6 +330,15 @@ class GxRunner:
                 column = (expectation_columns(self.expectations[i]) or [""])[0]
                 dtype = str(chunk[column].dtype) if column in chunk.columns else "missing"
                 self._dtypes.setdefault(i, []).append((dtype, outcome))
+        for i, (how, _) in enumerate(self.handling):
+            if how is Handling.STATS:
+                column = (expectation_columns(self.expectations[i]) or [""])[0]
+                if column not in self._stats:
+                    self._stats[column] = ColumnStats(column)
+                    self._stats_chunks[column] = 0
+                if self._stats_chunks[column] < self.n_chunks:  # once per chunk, however many expectations
+                    self._stats[column].add(chunk[column] if column in chunk.columns else None, len(chunk))
+                    self._stats_chunks[column] = self.n_chunks
         buffered = [i for i, (how, _) in enumerate(self.handling) if how is Handling.COLUMNS]
         columns = list(dict.fromkeys(c for i in buffered for c in expectation_columns(self.expectations[i]) or []))
         if columns:
@@ -381,6 +396,9 @@ class GxRunner:
             if how is Handling.UNSUPPORTED:
                 exp = self.expectations[i]
                 outcomes[i] = _Outcome(str(exp.get("type")), dict(exp.get("kwargs") or {}), True, {}, skipped=reason)
+        for i in by_how.get(Handling.STATS, []):
+            column = (expectation_columns(self.expectations[i]) or [""])[0]
+            outcomes[i] = judge_metric(self.expectations[i], self._stats[column], self.parameters)
         outcomes.update(self._validate(by_how.get(Handling.SCHEMA, []), self._schema_frame()))
         outcomes.update(self._validate(by_how.get(Handling.ROWS, []), pd.DataFrame(index=pd.RangeIndex(self.n_rows))))
         if by_how.get(Handling.COLUMNS):
@@ -438,13 +456,18 @@ def pandas_batch_definition(name: str) -> Any:
 
 def outcomes_of(validation: Any) -> dict[int, _Outcome]:
     """Outcomes of a GX validation result, keyed by the index stored in each expectation's meta."""
+    from great_expectations.util import convert_to_json_serializable
+
     out: dict[int, _Outcome] = {}
     for res in validation.results:
         cfg = res.expectation_config
         index = int((cfg.meta or {})[_INDEX])
         kwargs = {k: v for k, v in dict(cfg.kwargs).items() if k != "batch_id"}
         error, metric_error = _exceptions(res.exception_info)
-        out[index] = _Outcome(cfg.type, kwargs, bool(res.success), dict(res.result or {}), error, metric_error)
+        result = dict(res.result or {})
+        if "observed_value" in result:
+            result["observed_value"] = convert_to_json_serializable(result["observed_value"])
+        out[index] = _Outcome(cfg.type, kwargs, bool(res.success), result, error, metric_error)
     return out
 
 
@@ -478,6 +501,122 @@ def _merge_dtype(seen: list[tuple[str, _Outcome]]) -> _Outcome:
     return _Outcome(first.kind, first.kwargs, True, {}, skipped=reason)
 
 
+# --------------------------------------------------------------------------- merged statistics
+
+
+@dataclass
+class ColumnStats:
+    """Statistics of one column merged across chunks: rows, non-null count, sum, mean, M2 (Chan et al.), min, max.
+
+    A non-numeric column keeps a couple of values, so that pandas can say why it has no mean.
+    """
+
+    name: str = ""
+    rows: int = 0
+    rows_with_column: int = 0
+    count: int = 0
+    total: Any = 0
+    mean: float = 0.0
+    m2: float = 0.0
+    min: Any = None
+    max: Any = None
+    missing_column: bool = False
+    order_error: str | None = None
+    sample: pd.Series | None = None  # a few values of a non-numeric column
+
+    def add(self, series: pd.Series | None, rows: int) -> None:
+        """Merge one chunk's values of the column (``None``: the chunk lacks the column)."""
+        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+        self.rows += rows
+        if series is None:
+            self.missing_column = True
+            return
+        self.rows_with_column += rows
+        values = series.dropna()
+        if len(values) == 0:
+            return
+        try:
+            low, high = values.min(), values.max()
+            self.min = low if self.min is None or low < self.min else self.min
+            self.max = high if self.max is None or high > self.max else self.max
+        except TypeError as exc:  # values that do not compare (mixed types)
+            self.order_error = self.order_error or str(exc)
+        if not is_numeric_dtype(values.dtype) or is_bool_dtype(values.dtype):
+            self.count += len(values)
+            if self.sample is None:
+                self.sample = values.iloc[:2]
+            return
+        n = len(values)
+        total = values.sum()
+        mean = float(total) / n
+        m2 = float(((values - mean) ** 2).sum())
+        delta = mean - self.mean
+        merged = self.count + n
+        self.m2 += m2 + delta * delta * self.count * n / merged
+        self.mean += delta * n / merged
+        self.total = self.total + total
+        self.count = merged
+
+    def metric(self, name: str) -> Any:
+        """The GX metric ``name`` of the whole column, as pandas computes it on one frame.
+
+        Raises TypeError (with pandas' own message) where pandas cannot compute it, and
+        :class:`NotMergeable` where it can but not from merged statistics (e.g. the mean of timestamps).
+        """
+        if self.missing_column and self.rows_with_column == 0:
+            raise TypeError(f'Error: The column "{self.name}" in BatchData does not exist.')
+        if self.missing_column:
+            raise NotMergeable("the column is missing from part of the window")
+        if name == "column.non_null_proportion":
+            return self.count / self.rows if self.rows else 0
+        if name in ("column.min", "column.max"):
+            if self.order_error is not None:
+                raise TypeError(self.order_error)
+            value = self.min if name == "column.min" else self.max
+            return float("nan") if value is None else value
+        if self.sample is not None:
+            op = {"column.sum": "sum", "column.mean": "mean", "column.standard_deviation": "std"}[name]
+            getattr(self.sample, op)()  # raises pandas' TypeError where one validation would fail too
+            raise NotMergeable(f"the {op} of a {self.sample.dtype} column is not merged across chunks")
+        if name == "column.sum":
+            return self.total
+        if name == "column.mean":
+            return self.mean if self.count else float("nan")
+        if name == "column.standard_deviation":
+            return math.sqrt(self.m2 / (self.count - 1)) if self.count > 1 else float("nan")
+        raise NotMergeable(name)
+
+
+class NotMergeable(Exception):
+    """A statistic that merged per-chunk statistics cannot give exactly."""
+
+
+def judge_metric(expectation: dict[str, Any], stats: ColumnStats, parameters: dict[str, Any]) -> _Outcome:
+    """GX's own judgement of an aggregate expectation on a metric computed from merged statistics."""
+    from great_expectations.core.suite_parameters import build_suite_parameters
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+    from great_expectations.util import convert_to_json_serializable
+
+    kind = str(expectation.get("type"))
+    kwargs, _ = build_suite_parameters(dict(expectation.get("kwargs") or {}), parameters)
+    try:
+        value = stats.metric(MERGED_METRIC[kind])
+    except NotMergeable as exc:
+        return _Outcome(kind, kwargs, True, {}, skipped=f"{exc} -- validate smaller windows for this expectation")
+    except TypeError as exc:
+        return _Outcome(kind, kwargs, False, {}, metric_error=str(exc))
+    impl = ExpectationConfiguration(type=kind, kwargs=kwargs).to_domain_obj()
+    kwargs = {k: v for k, v in dict(impl.configuration.kwargs).items() if k != "batch_id"}
+    try:
+        judged = impl._validate(metrics={MERGED_METRIC[kind]: value}, runtime_configuration={"result_format": "BASIC"})
+    except Exception as exc:  # GX cannot judge the value (e.g. text against numeric bounds): as in one validation
+        return _Outcome(kind, kwargs, False, {}, error=str(exc))
+
+    result = {"observed_value": convert_to_json_serializable(judged.get("result", {}).get("observed_value"))}
+    return _Outcome(kind, kwargs, bool(judged.get("success")), result)
+
+
 # --------------------------------------------------------------------------- results
 
 
@@ -493,6 +632,15 @@ def severity_of(expectation: dict[str, Any]) -> str:
 
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
+
+
+def _short(value: Any) -> str:
+    """A value for a message: floats to 6 significant digits (the exact value is in the details)."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list) and len(value) > 10:
+        return f"{value[:10]} ... ({len(value)} values)"
+    return str(value)
 
 
 def to_check_result(expectation: dict[str, Any], outcome: _Outcome) -> CheckResult:
@@ -523,7 +671,7 @@ def to_check_result(expectation: dict[str, Any], outcome: _Outcome) -> CheckResu
     else:
         status = {"critical": Status.CRITICAL, "warning": Status.WARNING}.get(severity, Status.OK)
         detail = f" ({value:.2%} unexpected)" if value is not None else ""
-        detail += f" (observed {observed})" if observed is not None and value is None else ""
+        detail += f" (observed {_short(observed)})" if observed is not None and value is None else ""
         if outcome.metric_error:
             detail += f": could not be evaluated: {outcome.metric_error.splitlines()[0]}"
         msg = f"{kind} failed on {column or 'table'}{detail}"

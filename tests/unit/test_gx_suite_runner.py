@@ -68,6 +68,8 @@ def _suite(tiny: TinyModel, suite: dict) -> None:
 
 
 def _baseline(df: pd.DataFrame) -> dict:
+    if "amount" not in df.columns:
+        return {}
     amount = df["amount"]
     return {"features": {"amount": {"kind": "numerical", "q99": float(amount.quantile(0.99)), "max": 50.0}}}
 
@@ -217,3 +219,52 @@ def test_severity_top_level_wins_meta_is_read_for_old_suites_default_warning(tin
     )
     statuses = [r.status for r in gx_results(tiny.config(), _messy(100, 1), {})]
     assert statuses == [Status.CRITICAL, Status.CRITICAL, Status.WARNING, Status.OK]
+
+
+AGGREGATES = [
+    {"type": f"expect_column_{stat}_to_be_between", "kwargs": {"column": column, "min_value": low, "max_value": high}}
+    for column in ("x", "n", "s", "empty")
+    for stat, low, high in (("mean", 0.1, 0.2), ("min", -1, 0), ("max", 0, 3), ("sum", 0, 10), ("stdev", 0.5, 2))
+] + [
+    {"type": "expect_column_proportion_of_non_null_values_to_be_between", "kwargs": {"column": c, "min_value": 0.95}}
+    for c in ("x", "empty")
+]
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_aggregates_from_merged_statistics_equal_one_validation(tiny: TinyModel, seed: int) -> None:
+    """Mean, min, max, sum, stdev and non-null share from merged statistics; GX judges them; strings and
+    all-null columns end as one validation ends (a failure saying why, or the same observed value)."""
+    rng = np.random.default_rng(seed)
+    n = 900
+    df = pd.DataFrame(
+        {
+            "x": rng.normal(0.15, 1.0, n),
+            "n": rng.integers(-3, 4, n),
+            "s": rng.choice(["a", "b", "c"], n),
+            "empty": np.full(n, np.nan),
+        }
+    )
+    df.loc[rng.random(n) < 0.06, "x"] = np.nan
+    _suite(tiny, {"name": "tiny", "expectations": AGGREGATES})
+    one = gx_results(tiny.config(), df, {})
+    runner, many = _in_batches(tiny, df, [300, 300], chunk_rows=250)
+    assert runner.n_chunks == 3
+    assert {h for h, _ in runner.handling} == {Handling.STATS}
+    skipped = {(r.metric, r.subject) for r in many if r.status is Status.SKIPPED}
+    assert skipped == {("gx.expect_column_sum_to_be_between", "s")}  # pandas concatenates text: not merged
+    sum_s = next(r for r in many if (r.metric, r.subject) in skipped)
+    assert "the sum of a str column is not merged across chunks" in sum_s.message
+    one = [r for r in one if (r.metric, r.subject) not in skipped]
+    many = [r for r in many if (r.metric, r.subject) not in skipped]
+    assert [(r.metric, r.subject, r.status) for r in many] == [(r.metric, r.subject, r.status) for r in one]
+    for a, b in zip(one, many, strict=True):
+        if isinstance(a.details.get("observed_value"), float):
+            assert b.details["observed_value"] == pytest.approx(a.details["observed_value"], rel=1e-12)
+        else:
+            assert b.details.get("observed_value") == a.details.get("observed_value")
+    by = {(r.metric, r.subject): r for r in many}
+    mean_s = by[("gx.expect_column_mean_to_be_between", "s")]
+    assert mean_s.status is Status.WARNING and "Cannot perform reduction 'mean'" in mean_s.message
+    assert by[("gx.expect_column_max_to_be_between", "n")].status is Status.OK
+    assert by[("gx.expect_column_proportion_of_non_null_values_to_be_between", "x")].status is Status.WARNING
