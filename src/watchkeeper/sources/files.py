@@ -80,7 +80,8 @@ def schema_drift(
         if previous is not None:
             record.schema_changes.extend(_changes(name, previous, schema, describe))
         previous = schema
-    record.set_schema(list(union))
+    if schemas:  # no file in the window: the schema stays unknown (nothing was opened)
+        record.set_schema(list(union))
     return {column: kinds[0] if len(kinds) == 1 else common(kinds) for column, kinds in union.items()}
 
 

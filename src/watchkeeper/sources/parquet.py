@@ -102,8 +102,12 @@ def _pushdown(dataset: ds.Dataset, request: ScanRequest) -> ds.Expression | None
     bounds = request.naive_bounds()
     assert bounds is not None
     low, high = (window.start, window.end) if kind.tz else bounds
-    # one second of slack above: a coarse unit (s, ms) truncates the bound, and a superset is always safe
-    return (ds.field(ts) >= _scalar(low, kind)) & (ds.field(ts) < _scalar(high + timedelta(seconds=1), kind))
+    # a coarse unit truncates the bounds: one unit of slack above keeps the filter a superset
+    high += _SLACK.get(kind.unit, timedelta(0))
+    return (ds.field(ts) >= _scalar(low, kind)) & (ds.field(ts) < _scalar(high, kind))
+
+
+_SLACK = {"s": timedelta(seconds=1), "ms": timedelta(milliseconds=1)}
 
 
 def _scalar(value: datetime, kind: pa.DataType) -> pa.Scalar[Any]:

@@ -40,6 +40,7 @@ class SqlKind(SourceKind):
         url = sql_url(source)
         params = _window_params(source, request, url)
         engine = _engine(url)
+        closing = False
         try:
             with engine.connect() as conn:
                 if conn.dialect.name == "postgresql" and request.timestamp is not None:
@@ -52,9 +53,14 @@ class SqlKind(SourceKind):
                 for rows in result.partitions(request.batch_rows):
                     record.rows_scanned += len(rows)
                     frame = pd.DataFrame.from_records(rows, columns=names, coerce_float=True)
-                    yield frame if columns == names else frame[columns]
+                    try:
+                        yield frame if columns == names else frame[columns]
+                    except GeneratorExit:  # the reader stopped early: close the cursor, report nothing
+                        closing = True
+                        raise
         except sa.exc.SQLAlchemyError as exc:
-            raise sql_error(url, exc) from None
+            if not closing:
+                raise sql_error(url, exc) from None
         finally:
             engine.dispose()
 
