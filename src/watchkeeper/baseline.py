@@ -50,10 +50,13 @@ def confidence(scores: np.ndarray, task: TaskType) -> np.ndarray:
 
 
 def class_rates(values: pd.Series) -> dict[str, float]:
-    """Share of each predicted class (classes as strings), nulls excluded."""
-    counts = values.dropna().astype(str).value_counts()
-    total = counts.sum()
-    return {str(k): float(v / total) for k, v in counts.items()} if total else {}
+    """Share of each predicted class (classes as category labels: whole floats without fraction), nulls excluded."""
+    from watchkeeper.drift.profile import count_categories
+
+    counts = count_categories(values).counts
+    total = sum(counts.values())
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return {k: v / total for k, v in ordered} if total else {}
 
 
 def build_baseline(config: LoadedConfig, df: pd.DataFrame | None = None) -> dict[str, Any]:
@@ -101,6 +104,22 @@ def build_baseline(config: LoadedConfig, df: pd.DataFrame | None = None) -> dict
                 "mean": float(conf.mean()),
                 "low_share": float((conf < model.prediction_checks.low_confidence).mean()),
             }
+    class_columns = {c: col for c, col in log_cfg.score_columns().items() if col in df.columns}
+    if class_columns:
+        payload["class_scores"] = {
+            c: profile_numerical(pd.to_numeric(df[col], errors="coerce")) for c, col in class_columns.items()
+        }
+        if not log_cfg.score:
+            probs = np.vstack(
+                [pd.to_numeric(df[col], errors="coerce").to_numpy(dtype="float64") for col in class_columns.values()]
+            )
+            conf = np.max(np.where(np.isnan(probs), -np.inf, probs), axis=0)
+            conf = conf[np.isfinite(conf)]
+            if conf.size:
+                payload["confidence"] = {
+                    "mean": float(conf.mean()),
+                    "low_share": float((conf < model.prediction_checks.low_confidence).mean()),
+                }
     if model.task is not TaskType.REGRESSION and log_cfg.prediction in df.columns:
         payload["class_rates"] = class_rates(df[log_cfg.prediction])
     elif model.task is TaskType.REGRESSION and log_cfg.prediction in df.columns:

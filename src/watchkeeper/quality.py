@@ -1,24 +1,22 @@
-"""Data-quality checks: schema, volume, freshness, and the model's Great Expectations suite.
+"""Data-quality checks of a window from its profile: schema, volume, freshness, and how values are judged.
 
-Per-column statistics (missing values, ranges, unseen categories) are computed by the drift
-engine in the same vectorised pass as drift; this module adds the table-level checks and runs
-the GX suite. Great Expectations is imported inside functions only (it costs ~3 s and ~230 MB).
+Per-column statistics (missing values, ranges, unseen categories) come from the feature counts
+(:mod:`watchkeeper.drift.engine`); the GX suite runs batch by batch during the window's one pass
+(:mod:`watchkeeper.gx_runner`). Great Expectations is imported inside functions only.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-
-import pandas as pd
 
 from watchkeeper.config import FeatureKind, Threshold
 from watchkeeper.results import CheckResult, Status
 
 if TYPE_CHECKING:
     from watchkeeper.config import LoadedConfig
-    from watchkeeper.sources import Frame
 
 log = logging.getLogger(__name__)
 
@@ -39,66 +37,92 @@ def judge(value: float | None, threshold: Threshold | None) -> Status:
 # --------------------------------------------------------------------------- table-level checks
 
 
-def schema_results(config: LoadedConfig, frame: Frame, baseline: dict[str, Any]) -> list[CheckResult]:
-    """Missing, extra and mistyped columns of the window."""
+def crossed(threshold: Threshold | None, status: Status) -> float | None:
+    """The level a result reports: the critical one when critical, else the warning one."""
+    if threshold is None:
+        return None
+    if status is Status.CRITICAL and threshold.critical is not None:
+        return threshold.critical
+    return threshold.warning if threshold.warning is not None else threshold.critical
+
+
+def schema_results(
+    config: LoadedConfig, scan: Mapping[str, Any], mistyped: Mapping[str, str], baseline: dict[str, Any]
+) -> list[CheckResult]:
+    """Missing, extra and mistyped columns of the window, unparseable timestamps and schema changes.
+
+    ``scan`` is what the reader saw (``WindowProfile.scan``); ``mistyped`` maps numerical features
+    that arrived with a non-numeric dtype to that dtype.
+    """
     out: list[CheckResult] = []
     ref_columns: dict[str, str] = baseline.get("columns") or {}
-    for col in frame.missing_columns:
+    for col in scan.get("missing_columns") or []:
         out.append(
             CheckResult(
                 "quality",
                 "column_missing",
                 col,
                 1.0,
-                0.0,
+                None,
                 Status.CRITICAL,
                 f"column {col!r} is missing from the prediction log",
             )
         )
-    extra = [c for c in frame.extra_columns if c not in ref_columns]
-    for col in extra:
+    for col in [c for c in scan.get("extra_columns") or [] if c not in ref_columns]:
         out.append(
             CheckResult(
                 "quality",
                 "column_unexpected",
                 col,
                 1.0,
-                0.0,
+                None,
                 Status.WARNING,
                 f"column {col!r} is in the prediction log but neither in the config nor the reference",
             )
         )
-    df = frame.df
-    for name, kind in config.model.predictions.features.items():
-        if kind is FeatureKind.NUMERICAL and name in df.columns and not len(df) == 0:
-            series = df[name]
-            if not (pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)):
-                out.append(
-                    CheckResult(
-                        "quality",
-                        "column_mistyped",
-                        name,
-                        1.0,
-                        0.0,
-                        Status.CRITICAL,
-                        f"numerical feature {name!r} arrives as {series.dtype}",
-                        {"dtype": str(series.dtype)},
-                    )
+    for name, dtype in mistyped.items():
+        if config.model.predictions.features.get(name) is FeatureKind.NUMERICAL:
+            out.append(
+                CheckResult(
+                    "quality",
+                    "column_mistyped",
+                    name,
+                    1.0,
+                    None,
+                    Status.CRITICAL,
+                    f"numerical feature {name!r} arrives as {dtype}",
+                    {"dtype": dtype},
                 )
-    if frame.unparseable_timestamps:
+            )
+    bad = int(scan.get("unparseable_timestamps") or 0)
+    if bad:
         out.append(
             CheckResult(
                 "quality",
                 "timestamp_unparseable",
                 config.model.predictions.timestamp,
-                float(frame.unparseable_timestamps),
-                0.0,
+                float(bad),
+                None,
                 Status.WARNING,
-                f"{frame.unparseable_timestamps} timestamps could not be parsed and were dropped",
+                f"{bad} timestamps could not be parsed and were dropped",
+            )
+        )
+    changes = list(scan.get("schema_changes") or [])
+    if changes:
+        out.append(
+            CheckResult(
+                "quality",
+                "schema_change",
+                "",
+                float(len(changes)),
+                None,
+                Status.WARNING,
+                f"the prediction log's schema changed between files in the window ({len(changes)} change(s))",
+                {"changes": changes[:10]},
             )
         )
     if not out:
-        out.append(CheckResult("quality", "schema", "", 0.0, 0.0, Status.OK, "schema matches the config"))
+        out.append(CheckResult("quality", "schema", "", 0.0, None, Status.OK, "schema matches the config"))
     return out
 
 
@@ -130,32 +154,22 @@ def volume_result(config: LoadedConfig, n_rows: int, hours: float, baseline: dic
     )
 
 
-def freshness_result(config: LoadedConfig, df: pd.DataFrame, window_end: datetime, now: datetime) -> CheckResult:
-    """Lag between the newest row and the end of the window (or now, if the window is still open)."""
-    limit = config.model.quality.freshness_max_lag
-    ts_col = config.model.predictions.timestamp
-    if df.empty or df[ts_col].isna().all():
-        return CheckResult(
-            "quality",
-            "freshness_lag_hours",
-            "",
-            None,
-            limit.total_seconds() / 3600,
-            Status.SKIPPED,
-            "no data in window",
-        )
-    latest = df[ts_col].max().to_pydatetime()
-    lag = (min(window_end, now) - latest).total_seconds() / 3600.0
-    status = Status.WARNING if lag > limit.total_seconds() / 3600.0 else Status.OK
+def freshness_result(config: LoadedConfig, newest: datetime | None, window_end: datetime, now: datetime) -> CheckResult:
+    """Lag between the newest row (``newest``, None for an empty window) and the end of the window (or now)."""
+    limit_hours = config.model.quality.freshness_max_lag.total_seconds() / 3600.0
+    if newest is None:
+        return CheckResult("quality", "freshness_lag_hours", "", None, limit_hours, Status.SKIPPED, "no data in window")
+    lag = (min(window_end, now) - newest).total_seconds() / 3600.0
+    status = Status.WARNING if lag > limit_hours else Status.OK
     return CheckResult(
         "quality",
         "freshness_lag_hours",
         "",
         round(max(lag, 0.0), 4),
-        limit.total_seconds() / 3600.0,
+        limit_hours,
         status,
-        f"newest row {latest.isoformat()} is {max(lag, 0.0):.1f} h old at window end",
-        {"latest": latest.isoformat()},
+        f"newest row {newest.isoformat()} is {max(lag, 0.0):.1f} h old at window end",
+        {"latest": newest.isoformat()},
     )
 
 
@@ -177,6 +191,7 @@ __all__ = [
     "expectations_dir",
     "freshness_result",
     "gx_results",
+    "crossed",
     "judge",
     "load_suite_dict",
     "parse_suite",

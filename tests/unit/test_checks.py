@@ -135,7 +135,7 @@ def test_latency_regression_and_errors(tiny: TinyModel, store: MetricStore) -> N
     keys = by_key(run_checks(tiny.config(), DAY, store).results)
     p95 = keys[("service", "latency_p95_ms", "")]
     assert p95.status is Status.CRITICAL
-    assert p95.value == pytest.approx(float(np.percentile(df["latency"], 95)), rel=1e-6)
+    assert p95.value == pytest.approx(float(np.percentile(df["latency"], 95)), rel=1e-3)  # sketch: 0.1 %
     err = keys[("service", "error_rate", "")]
     assert err.value == pytest.approx(0.1, abs=0.002) and err.status is Status.CRITICAL
 

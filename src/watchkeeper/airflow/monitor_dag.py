@@ -1,4 +1,5 @@
-"""The monitor DAG of one model: baseline, one mapped check task per family, report."""
+"""The monitor DAG of one model: baseline, profile (the one read of the window), one mapped check task per
+family (from the stored profile), report."""
 
 from __future__ import annotations
 
@@ -33,10 +34,16 @@ def build_monitor_dag(loaded: LoadedConfig) -> DAG:
             """Build or reuse the reference baseline."""
             return tasks.prepare_baseline(path)
 
+        @task(task_id="profile", multiple_outputs=False)
+        def profile(baseline_info: dict[str, Any], **context: Any) -> dict[str, Any]:
+            """Read the window once: build and store its profile, run the GX suite on the same batches."""
+            return tasks.build_window_profile(path, baseline_info, context)
+
         # One mapped task, one instance per check family: cheap to parse, one visible instance per family.
+        # Each loads the stored profile; none reads the window again.
         @task(task_id="check", multiple_outputs=False, map_index_template="{{ family }}")
         def check(family: str, **context: Any) -> dict[str, Any]:
-            """Run one check family on the run's data interval."""
+            """Run one check family on the run's stored window profile."""
             return tasks.run_check_family(path, family, context)
 
         @task(task_id="report", multiple_outputs=False)
@@ -45,6 +52,6 @@ def build_monitor_dag(loaded: LoadedConfig) -> DAG:
             return publishing.record_and_report(path, list(outputs), context)
 
         checks = check.expand(family=list(FAMILIES))
-        baseline() >> checks
+        profile(baseline()) >> checks  # type: ignore[arg-type]  # an XComArg resolves to the dict at run time
         report(checks)  # type: ignore[arg-type]  # an XComArg resolves to the list at run time
     return dag

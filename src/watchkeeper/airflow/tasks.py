@@ -42,13 +42,42 @@ def prepare_baseline(config_path: str) -> dict[str, Any]:
     return {"hash": content_hash, "reference_rows": payload.get("n_rows")}
 
 
-def run_check_family(config_path: str, family: str, context: Any) -> dict[str, Any]:
-    """Run one check family on the run's window; results travel as small dicts."""
-    from watchkeeper.checks import load_context, run_family
+def build_window_profile(config_path: str, baseline: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Read the run's window once, build its profile (and run the GX suite on the same batches), store it.
+
+    ``baseline`` is the ``baseline`` task's output (its content hash): the reference is not hashed again.
+    Returns a small summary; the profile itself is in the metric store.
+    """
+    from watchkeeper.exceptions import BaselineError
+    from watchkeeper.profile.scan import build_profile
 
     config = load_config(Path(config_path))
     window = window_from_context(context)
-    ctx = load_context(config, window, _store())
+    store = _store()
+    content_hash = str(baseline["hash"])
+    payload = store.baseline_by_hash(config.model.name, content_hash)
+    if payload is None:
+        raise BaselineError(f"model {config.model.name}: baseline {content_hash} is not in the store -- re-run the DAG")
+    profile = build_profile(config, window, payload, baseline_hash=content_hash)
+    store.save_window_profile(config.model.name, window, profile)
+    return {
+        "n_rows": profile.rows,
+        "baseline_hash": content_hash,
+        "batches": profile.scan.get("batches"),
+        "rows_read": profile.scan.get("rows_read"),
+        "files_read": profile.scan.get("files_read"),
+        "seconds": profile.scan.get("seconds"),
+        "gx_results": len(profile.gx or []),
+    }
+
+
+def run_check_family(config_path: str, family: str, context: Any) -> dict[str, Any]:
+    """Run one check family on the run's stored window profile (the window is never re-read)."""
+    from watchkeeper.checks import run_family, stored_context
+
+    config = load_config(Path(config_path))
+    window = window_from_context(context)
+    ctx = stored_context(config, window, _store())
     results = run_family(family, ctx)
     for r in results:
         if r.status.is_finding:
@@ -61,4 +90,4 @@ def run_check_family(config_path: str, family: str, context: Any) -> dict[str, A
                 r.subject,
                 r.message,
             )
-    return {"family": family, "n_rows": len(ctx.df), "results": [r.as_dict() for r in results]}
+    return {"family": family, "n_rows": ctx.n_rows, "results": [r.as_dict() for r in results]}

@@ -14,6 +14,15 @@ FAMILIES = ("quality", "drift", "prediction", "service")
 #: Registered drift tests (see :mod:`watchkeeper.drift.registry`).
 DRIFT_TESTS = ("chisquare", "jensenshannon", "ks", "psi", "wasserstein")
 
+#: The feature kinds each drift test applies to.
+DRIFT_TEST_KINDS: dict[str, tuple[str, ...]] = {
+    "chisquare": ("categorical",),
+    "jensenshannon": ("categorical", "numerical"),
+    "ks": ("numerical",),
+    "psi": ("categorical", "numerical"),
+    "wasserstein": ("numerical",),
+}
+
 #: Fixed metric names per family. ``drift`` metrics are drift-test names; ``quality`` also has one
 #: ``gx.<expectation_type>`` metric per expectation; ``prediction`` has ``score_<test>`` and
 #: ``prediction_<test>`` per drift test and ``estimated_<metric>`` per estimated performance metric.
@@ -29,6 +38,9 @@ METRICS: dict[str, tuple[str, ...]] = {
         "out_of_range_share",
         "nonfinite_count",
         "unseen_category_share",
+        "duplicate_id_share",
+        "timestamp_unparseable",
+        "schema_change",
         "gx_suite",
     ),
     "drift": DRIFT_TESTS,

@@ -7,7 +7,24 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from watchkeeper.catalogs.monitor import DRIFT_TEST_KINDS, DRIFT_TESTS, suggest
 from watchkeeper.config.common import Duration, Threshold, _Model, parse_duration
+
+#: Drift is not judged on fewer usable values than this (default of ``drift.min_sample``).
+DEFAULT_MIN_SAMPLE = 100
+
+
+def _drift_test_name(value: str, kind: str | None = None, *, allow_auto: bool = True) -> str:
+    """``value`` if it names a drift test (applying to ``kind``), else a ValueError with did-you-mean."""
+    names = (("auto",) if allow_auto else ()) + DRIFT_TESTS
+    if value not in names:
+        raise ValueError(f"unknown drift test {value!r} -- {suggest(value, names)}")
+    if kind is not None and value != "auto" and kind not in DRIFT_TEST_KINDS[value]:
+        usable = tuple(n for n in DRIFT_TESTS if kind in DRIFT_TEST_KINDS[n])
+        raise ValueError(
+            f"drift test {value!r} does not apply to {kind} features -- use auto or one of: {', '.join(usable)}"
+        )
+    return value
 
 
 class VolumeSettings(_Model):
@@ -29,6 +46,31 @@ class QualitySettings(_Model):
         description="Warn when the newest row is older than this before the window end (e.g. '2h').",
     )
     volume: VolumeSettings = Field(default_factory=VolumeSettings, description="Row-count check.")
+    missing_share: Threshold = Field(
+        default_factory=lambda: Threshold(warning=0.05, critical=0.20),
+        description="Levels of a feature's missing share, as margins above the reference's own null share. "
+        "A finding also needs more nulls than the reference's share explains at the window's size.",
+    )
+    out_of_range_share: Threshold = Field(
+        default_factory=lambda: Threshold(warning=0.01, critical=0.05),
+        description="Levels of the share of a numerical feature's values outside the reference [min, max]. A finding "
+        "also needs more than a reference of that size explains (a new value falls outside the range of n "
+        "reference values with probability 2/(n+1)).",
+    )
+    unseen_category_share: Threshold = Field(
+        default_factory=lambda: Threshold(warning=0.0, critical=0.05),
+        description="Levels of the share of a categorical feature's values in categories the reference never saw "
+        "(warning 0: any, beyond what the reference's own rare categories explain).",
+    )
+    nonfinite_count: Threshold = Field(
+        default_factory=lambda: Threshold(warning=1),
+        description="Levels of the number of +/-inf values of a numerical feature (beyond the reference's own rate).",
+    )
+    duplicate_id_share: Threshold = Field(
+        default_factory=lambda: Threshold(warning=0.0, critical=0.05),
+        description="Levels of the share of rows whose prediction id already appeared in the window "
+        "(warning 0: any duplicate).",
+    )
 
     @field_validator("freshness_max_lag", mode="before")
     @classmethod
@@ -39,9 +81,14 @@ class QualitySettings(_Model):
 class FeatureDriftOverride(_Model):
     """Per-feature drift settings."""
 
-    method: str | None = Field(default=None, description="Drift test for this feature (see docs/drift.md).")
+    method: str | None = Field(default=None, description="Drift test for this feature, or 'auto' (see docs/drift.md).")
     threshold: Threshold | None = Field(default=None, description="Thresholds for this feature's statistic.")
     enabled: bool = Field(default=True, description="Set false to skip drift on this feature.")
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str | None) -> str | None:
+        return None if value is None else _drift_test_name(value)
 
 
 class DriftSettings(_Model):
@@ -53,6 +100,30 @@ class DriftSettings(_Model):
         default_factory=dict, description="Thresholds per drift test name, e.g. {psi: {warning: 0.1, critical: 0.25}}."
     )
     features: dict[str, FeatureDriftOverride] = Field(default_factory=dict, description="Per-feature overrides.")
+    min_sample: int = Field(
+        default=DEFAULT_MIN_SAMPLE,
+        ge=1,
+        description="Fewer usable values than this in a window (per feature, and for the score): drift is not "
+        "judged (skipped, with the reason). A handful of values cannot tell drift from noise.",
+    )
+
+    @field_validator("numerical_method")
+    @classmethod
+    def _numerical_method(cls, value: str) -> str:
+        return _drift_test_name(value, "numerical")
+
+    @field_validator("categorical_method")
+    @classmethod
+    def _categorical_method(cls, value: str) -> str:
+        return _drift_test_name(value, "categorical")
+
+    @field_validator("thresholds")
+    @classmethod
+    def _threshold_keys(cls, value: dict[str, Threshold]) -> dict[str, Threshold]:
+        for key in value:
+            if key not in DRIFT_TESTS:
+                raise ValueError(f"thresholds for unknown drift test {key!r} -- {suggest(key, DRIFT_TESTS)}")
+        return value
 
 
 class PredictionSettings(_Model):

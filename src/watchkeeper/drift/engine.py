@@ -1,9 +1,20 @@
-"""Drift and per-column data quality of one window against stored reference profiles.
+"""Drift and per-column data quality of one window, computed from its counts against stored reference profiles.
 
-The hot path. Each feature column is converted on its own (the DataFrame is never copied) and read
-once: a numerical column is sorted once and every number -- missing and non-finite counts, the
-out-of-range share, the histogram on the reference bins, the KS and Wasserstein statistics -- comes
-from that sorted array by binary search; a categorical column gets one ``value_counts``.
+The window is first reduced to mergeable counts (:mod:`watchkeeper.drift.counts`, built batch by batch
+by the window profile); every number here -- missing and non-finite counts, the out-of-range and
+unseen shares, the histogram on the reference bins, the KS and Wasserstein statistics -- derives from
+those counts. :func:`feature_drift` and :func:`feature_quality` judge one feature;
+:func:`analyze_counts` judges many; :func:`analyze_features` does the same from a DataFrame (it counts
+the frame in one batch first).
+
+**Limits learned from the reference.** A share of rare events (nulls, values outside the reference
+range, categories the reference never saw, infinities) is judged against the configured level *and*
+against what the reference itself shows at the window's size: the level that ``n`` draws at the
+reference's own rate exceed only with probability ``1 - REFERENCE_QUANTILE`` (the binomial
+99.9th percentile). The reference's own rates are its null share, ``2 / (n_ref + 1)`` for a value
+outside the range of ``n_ref`` reference values, the share of categories seen once in the reference
+(Good-Turing) for an unseen category, and its infinity share. The reported threshold is the level that
+was actually crossed (the critical one for a critical result).
 """
 
 from __future__ import annotations
@@ -11,42 +22,43 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from scipy import stats as sps
 
-from watchkeeper.drift.profile import (
-    CATEGORICAL,
-    KINDS,
-    NUMERICAL,
-    CategoricalSample,
-    NumericalSample,
-    align_categories,
-    count_categories,
-    split_numerical,
-)
+from watchkeeper.config.common import Threshold
+from watchkeeper.drift.counts import CategoricalCounts, FeatureCounts, NumericalCounts, count_values
+from watchkeeper.drift.profile import CATEGORICAL, KINDS, NUMERICAL
 from watchkeeper.drift.registry import DriftTest, auto_method, available_tests, get_drift_test
 from watchkeeper.exceptions import BaselineError, ConfigError, DataError
 from watchkeeper.results import CheckResult, Status
 
 logger = logging.getLogger(__name__)
 
-#: ``missing_share`` warns above the reference null share plus this (absolute share).
-MISSING_SHARE_WARNING_MARGIN = 0.05
-#: ``missing_share`` is critical above the reference null share plus this (absolute share).
-MISSING_SHARE_CRITICAL_MARGIN = 0.20
-#: ``out_of_range_share`` (finite values outside the reference [min, max]) warns above this share.
-OUT_OF_RANGE_WARNING = 0.01
-#: ``out_of_range_share`` is critical above this share.
-OUT_OF_RANGE_CRITICAL = 0.05
-#: ``nonfinite_count`` (+/-inf values) warns above this count; it is never critical.
-NONFINITE_WARNING = 0
-#: ``unseen_category_share`` warns above this share: any category the reference never saw.
-UNSEEN_WARNING = 0.0
-#: ``unseen_category_share`` is critical above this share.
-UNSEEN_CRITICAL = 0.05
+#: ``missing_share`` levels, as margins above the reference's null share.
+MISSING_SHARE = Threshold(warning=0.05, critical=0.20)
+#: ``out_of_range_share`` levels (finite values outside the reference [min, max]).
+OUT_OF_RANGE_SHARE = Threshold(warning=0.01, critical=0.05)
+#: ``unseen_category_share`` levels; warning 0: any category the reference never saw (beyond noise).
+UNSEEN_CATEGORY_SHARE = Threshold(warning=0.0, critical=0.05)
+#: ``nonfinite_count`` levels (+/-inf values); never critical by default.
+NONFINITE_COUNT = Threshold(warning=1.0)
+#: Fewer usable current values than this: drift is not judged (``skipped``, with the reason).
+MIN_SAMPLE = 100
+#: Quantile of the binomial count at the reference's own rate above which a share is more than noise.
+REFERENCE_QUANTILE = 0.999
 #: How many unseen categories (most frequent first) are listed in ``details["unseen"]``.
 UNSEEN_LISTED = 10
+
+# Compatibility names (the default levels above, as plain numbers).
+MISSING_SHARE_WARNING_MARGIN = 0.05
+MISSING_SHARE_CRITICAL_MARGIN = 0.20
+OUT_OF_RANGE_WARNING = 0.01
+OUT_OF_RANGE_CRITICAL = 0.05
+UNSEEN_WARNING = 0.0
+UNSEEN_CRITICAL = 0.05
 
 AUTO = "auto"
 NO_DATA = "no data in window"
@@ -55,12 +67,31 @@ NO_FINITE = "no finite values in window"
 NO_REFERENCE = "reference has no non-null values"
 
 
+@dataclass(frozen=True)
+class FeatureLimits:
+    """The per-column quality levels and the minimum sample for drift (from ``quality``/``drift`` config)."""
+
+    missing_share: Threshold = field(default_factory=lambda: MISSING_SHARE)
+    out_of_range_share: Threshold = field(default_factory=lambda: OUT_OF_RANGE_SHARE)
+    unseen_category_share: Threshold = field(default_factory=lambda: UNSEEN_CATEGORY_SHARE)
+    nonfinite_count: Threshold = field(default_factory=lambda: NONFINITE_COUNT)
+    min_sample: int = MIN_SAMPLE
+
+
+DEFAULT_LIMITS = FeatureLimits()
+
+
+# --------------------------------------------------------------------------- entry points
+
+
 def analyze_features(
     df: pd.DataFrame,
     features: Mapping[str, str],
     profiles: Mapping[str, dict[str, Any]],
     methods: Mapping[str, str] | None = None,
     thresholds: Mapping[str, tuple[float, float]] | None = None,
+    *,
+    limits: FeatureLimits = DEFAULT_LIMITS,
 ) -> list[CheckResult]:
     """Drift and data-quality results of every feature of ``df`` against its reference profile.
 
@@ -75,26 +106,55 @@ def analyze_features(
     """
     methods = dict(methods or {})
     thresholds = dict(thresholds or {})
-    _validate(df, features, profiles, methods, thresholds)
+    _validate_frame(df, features)
+    validate_plan(features, profiles, methods, thresholds)
+    counts = {
+        column: count_values(profiles[column], df[column], f"{kind} feature {column!r}")
+        for column, kind in features.items()
+    }
+    return analyze_counts(counts, profiles, methods, thresholds, limits=limits)
+
+
+def analyze_counts(
+    counts: Mapping[str, FeatureCounts],
+    profiles: Mapping[str, dict[str, Any]],
+    methods: Mapping[str, str] | None = None,
+    thresholds: Mapping[str, tuple[float, float]] | None = None,
+    *,
+    limits: FeatureLimits = DEFAULT_LIMITS,
+    families: tuple[str, ...] = ("drift", "quality"),
+) -> list[CheckResult]:
+    """Drift and/or quality results of counted features (see :func:`analyze_features` for the layout).
+
+    ``families`` picks ``drift`` (the statistics) and/or ``quality`` (the shares), so each is computed
+    only where it is reported.
+    """
+    methods = dict(methods or {})
+    thresholds = dict(thresholds or {})
     results: list[CheckResult] = []
-    for column, kind in features.items():
+    for column, current in counts.items():
         profile = profiles[column]
-        if kind == NUMERICAL:
-            results.extend(_numerical(column, df[column], profile, methods, thresholds))
-        else:
-            results.extend(_categorical(column, df[column], profile, methods, thresholds))
-    logger.debug("analyzed %d features over %d rows: %d results", len(features), len(df), len(results))
+        if "drift" in families:
+            results.append(
+                feature_drift(
+                    column,
+                    current,
+                    profile,
+                    method=methods.get(column, AUTO),
+                    thresholds=thresholds,
+                    min_sample=limits.min_sample,
+                )
+            )
+        if "quality" in families:
+            results.extend(feature_quality(column, current, profile, limits))
+    logger.debug("analyzed %d features: %d results", len(counts), len(results))
     return results
 
 
-def _validate(
-    df: pd.DataFrame,
-    features: Mapping[str, str],
-    profiles: Mapping[str, dict[str, Any]],
-    methods: dict[str, str],
-    thresholds: dict[str, tuple[float, float]],
-) -> None:
-    """Fail before any computation on config or baseline mistakes, naming what to fix."""
+# --------------------------------------------------------------------------- validation
+
+
+def _validate_frame(df: pd.DataFrame, features: Mapping[str, str]) -> None:
     absent = [column for column in features if column not in df.columns]
     if absent:
         raise DataError(
@@ -106,6 +166,15 @@ def _validate(
         raise DataError(
             f"feature column(s) {', '.join(map(repr, duplicated))} appear more than once in the window data"
         )
+
+
+def validate_plan(
+    features: Mapping[str, str],
+    profiles: Mapping[str, dict[str, Any]],
+    methods: Mapping[str, str],
+    thresholds: Mapping[str, tuple[float, float]],
+) -> None:
+    """Fail before any computation on config or baseline mistakes, naming what to fix."""
     extra = sorted(set(methods) - set(features))
     if extra:
         raise ConfigError(f"drift methods given for columns that are not features: {', '.join(extra)}")
@@ -145,44 +214,65 @@ def _check_pair(key: str, pair: tuple[float, float]) -> None:
         raise ConfigError(f"drift thresholds for {key!r} must be finite with warning <= critical, got {pair!r}")
 
 
+# --------------------------------------------------------------------------- drift
+
+
 def _choose(
-    column: str, kind: str, n_current: int, methods: dict[str, str], thresholds: dict[str, tuple[float, float]]
+    column: str, kind: str, n_current: int, method: str, thresholds: Mapping[str, tuple[float, float]]
 ) -> tuple[DriftTest, bool, float, float]:
-    requested = methods.get(column, AUTO)
-    auto = requested == AUTO
-    test = get_drift_test(auto_method(kind, n_current) if auto else requested)
+    auto = method == AUTO
+    test = get_drift_test(auto_method(kind, n_current) if auto else method)
     warning, critical = thresholds.get(column) or thresholds.get(test.name) or test.default_thresholds
     return test, auto, float(warning), float(critical)
 
 
-def _drift(
+def _kind(current: FeatureCounts) -> str:
+    return NUMERICAL if isinstance(current, NumericalCounts) else CATEGORICAL
+
+
+def _usable(current: FeatureCounts) -> tuple[int, int, int]:
+    """(rows, non-null values, usable values) of a feature's counts."""
+    if isinstance(current, NumericalCounts):
+        return current.rows, current.rows - current.null_count, current.n
+    return current.rows, current.n, current.n
+
+
+def feature_drift(
     column: str,
-    kind: str,
-    profile: dict[str, Any],
-    current: Any,
+    current: FeatureCounts,
+    profile: Mapping[str, Any],
     *,
-    n_current: int,
-    skip: str | None,
-    methods: dict[str, str],
-    thresholds: dict[str, tuple[float, float]],
+    method: str = AUTO,
+    thresholds: Mapping[str, tuple[float, float]] | None = None,
+    min_sample: int = MIN_SAMPLE,
 ) -> CheckResult:
-    test, auto, warning, critical = _choose(column, kind, n_current, methods, thresholds)
+    """The drift result of one feature: its test's statistic, judged on the effect size and a noise test."""
+    kind = _kind(current)
+    rows, non_null, usable = _usable(current)
+    test, auto, warning, critical = _choose(column, kind, usable, method, thresholds or {})
     details: dict[str, Any] = {
         "method": test.name,
         "auto": auto,
-        "n": n_current,
+        "n": usable,
         "n_reference": profile["n"],
         "p_value": None,
         "critical": critical,
     }
+    skip = _skip_reason(rows, non_null, usable, profile)
+    if skip is None and usable < min_sample:
+        skip = (
+            f"only {usable} usable values in window; drift is judged from {min_sample} "
+            "(drift.min_sample) -- too few to tell drift from noise"
+        )
+        details["min_sample"] = min_sample
     if skip is not None:
         return CheckResult("drift", test.name, column, None, warning, Status.SKIPPED, f"{column}: {skip}", details)
-    stat = test.compute(profile, current)
+    stat = test.compute(dict(profile), current)
     status = test.decide(stat, warning, critical)
     details.update(stat.details, p_value=stat.p_value)
     value = stat.statistic
+    limit = critical if status is Status.CRITICAL else warning
     if status.is_finding:
-        limit = critical if status is Status.CRITICAL else warning
         message = f"{column} drifted: {test.name} {value:.3g} >= {limit:.3g} ({status})"
     elif value >= warning and stat.p_value is not None:
         message = (
@@ -190,68 +280,10 @@ def _drift(
         )
     else:
         message = f"{column}: {test.name} {value:.3g} < {warning:.3g} (no drift)"
-    return CheckResult("drift", test.name, column, value, warning, status, message, details)
+    return CheckResult("drift", test.name, column, value, limit, status, message, details)
 
 
-def _pct(share: float) -> str:
-    """A share as a percentage with 3 significant digits, so 3 rows in a million do not read as 0.00%."""
-    return f"{share * 100:.3g}%"
-
-
-def _share_status(value: float, warning: float, critical: float) -> Status:
-    if value > critical:
-        return Status.CRITICAL
-    return Status.WARNING if value > warning else Status.OK
-
-
-def _missing_share(column: str, rows: int, null_count: int, profile: dict[str, Any]) -> CheckResult:
-    ref_rows = int(profile.get("rows", profile["n"] + profile["null_count"] + profile.get("inf_count", 0)))
-    ref_share = profile["null_count"] / ref_rows if ref_rows else 0.0
-    warning = ref_share + MISSING_SHARE_WARNING_MARGIN
-    critical = ref_share + MISSING_SHARE_CRITICAL_MARGIN
-    details = {"null_count": null_count, "rows": rows, "reference_share": ref_share, "critical": critical}
-    if rows == 0:
-        return CheckResult(
-            "quality", "missing_share", column, None, warning, Status.SKIPPED, f"{column}: {NO_DATA}", details
-        )
-    share = null_count / rows
-    status = _share_status(share, warning, critical)
-    if status.is_finding:
-        limit = critical if status is Status.CRITICAL else warning
-        message = f"{column}: missing share {_pct(share)} > {_pct(limit)} ({status})"
-    else:
-        message = f"{column}: missing share {_pct(share)} (reference {_pct(ref_share)})"
-    return CheckResult("quality", "missing_share", column, share, warning, status, message, details)
-
-
-def _numerical(
-    column: str,
-    series: pd.Series,
-    profile: dict[str, Any],
-    methods: dict[str, str],
-    thresholds: dict[str, tuple[float, float]],
-) -> list[CheckResult]:
-    sample = split_numerical(series, name=f"numerical feature {column!r}")
-    finite = sample.finite
-    skip = _skip_reason(sample.rows, sample.rows - sample.null_count, int(finite.size), profile)
-    return [
-        _drift(
-            column,
-            NUMERICAL,
-            profile,
-            finite,
-            n_current=int(finite.size),
-            skip=skip,
-            methods=methods,
-            thresholds=thresholds,
-        ),
-        _missing_share(column, sample.rows, sample.null_count, profile),
-        _out_of_range(column, sample, profile),
-        _nonfinite(column, sample),
-    ]
-
-
-def _skip_reason(rows: int, non_null: int, usable: int, profile: dict[str, Any]) -> str | None:
+def _skip_reason(rows: int, non_null: int, usable: int, profile: Mapping[str, Any]) -> str | None:
     if rows == 0:
         return NO_DATA
     if non_null == 0:
@@ -263,81 +295,209 @@ def _skip_reason(rows: int, non_null: int, usable: int, profile: dict[str, Any])
     return None
 
 
-def _out_of_range(column: str, sample: NumericalSample, profile: dict[str, Any]) -> CheckResult:
-    finite = sample.finite
+# --------------------------------------------------------------------------- quality
+
+
+def _pct(share: float) -> str:
+    """A share as a percentage with 3 significant digits, so 3 rows in a million do not read as 0.00%."""
+    return f"{share * 100:.3g}%"
+
+
+def noise_level(n: int, rate: float) -> float:
+    """The share of ``n`` draws at ``rate`` exceeded with probability below ``1 - REFERENCE_QUANTILE``."""
+    if n <= 0 or rate <= 0:
+        return 0.0
+    if rate >= 1:
+        return 1.0
+    return float(sps.binom.ppf(REFERENCE_QUANTILE, n, rate)) / n
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A share judged against configured levels and the reference's own noise level."""
+
+    status: Status
+    warning: float | None
+    critical: float | None
+    noise: float
+
+    @property
+    def crossed(self) -> float | None:
+        """The level the result reports: the critical one when critical, else the warning one."""
+        return self.critical if self.status is Status.CRITICAL else self.warning
+
+
+def judge_share(value: float, threshold: Threshold, *, n: int, rate: float, base: float = 0.0) -> Judged:
+    """Judge a share of rare events: a finding needs ``value > 0``, ``value >= base + level`` and more
+    than the reference's own rate explains at this size (``value > noise_level(n, rate)``); the
+    levels reported are ``max(base + level, noise)``."""
+    noise = noise_level(n, rate)
+    warning = None if threshold.warning is None else max(base + threshold.warning, noise)
+    critical = None if threshold.critical is None else max(base + threshold.critical, noise)
+    status = Status.OK
+    if value > 0 and value > noise:
+        if critical is not None and value >= critical:
+            status = Status.CRITICAL
+        elif warning is not None and value >= warning:
+            status = Status.WARNING
+    return Judged(status, warning, critical, noise)
+
+
+def feature_quality(
+    column: str, current: FeatureCounts, profile: Mapping[str, Any], limits: FeatureLimits = DEFAULT_LIMITS
+) -> list[CheckResult]:
+    """``missing_share`` plus ``out_of_range_share`` and ``nonfinite_count`` (numerical) or
+    ``unseen_category_share`` (categorical) of one feature."""
+    missing = _missing_share(column, current.rows, current.null_count, profile, limits.missing_share)
+    if isinstance(current, NumericalCounts):
+        return [missing, _out_of_range(column, current, profile, limits), _nonfinite(column, current, profile, limits)]
+    return [missing, _unseen(column, current, profile, limits)]
+
+
+def _missing_share(
+    column: str, rows: int, null_count: int, profile: Mapping[str, Any], threshold: Threshold
+) -> CheckResult:
+    ref_rows = int(profile.get("rows", profile["n"] + profile["null_count"] + profile.get("inf_count", 0)))
+    ref_share = profile["null_count"] / ref_rows if ref_rows else 0.0
+    if rows == 0:
+        warning = None if threshold.warning is None else ref_share + threshold.warning
+        details = {"null_count": 0, "rows": 0, "reference_share": ref_share}
+        return CheckResult(
+            "quality", "missing_share", column, None, warning, Status.SKIPPED, f"{column}: {NO_DATA}", details
+        )
+    share = null_count / rows
+    judged = judge_share(share, threshold, n=rows, rate=ref_share, base=ref_share)
+    details = {
+        "null_count": null_count,
+        "rows": rows,
+        "reference_share": ref_share,
+        "critical": judged.critical,
+        "noise_level": judged.noise,
+    }
+    if judged.status.is_finding:
+        message = f"{column}: missing share {_pct(share)} > {_pct(judged.crossed or 0.0)} ({judged.status})"
+    else:
+        message = f"{column}: missing share {_pct(share)} (reference {_pct(ref_share)})"
+    return CheckResult("quality", "missing_share", column, share, judged.crossed, judged.status, message, details)
+
+
+def _out_of_range(
+    column: str, current: NumericalCounts, profile: Mapping[str, Any], limits: FeatureLimits
+) -> CheckResult:
     low, high = profile["min"], profile["max"]
-    details: dict[str, Any] = {"reference_min": low, "reference_max": high, "critical": OUT_OF_RANGE_CRITICAL}
-    skip = NO_DATA if sample.rows == 0 else NO_FINITE if finite.size == 0 else None
+    threshold = limits.out_of_range_share
+    skip = NO_DATA if current.rows == 0 else NO_FINITE if current.n == 0 else None
     if skip is None and (low is None or high is None):
         skip = "reference has no finite values"
     if skip is not None:
-        message = f"{column}: {skip}"
-        return CheckResult("quality", "out_of_range_share", column, None, OUT_OF_RANGE_WARNING, Status.SKIPPED, message)
-    below = int(finite.searchsorted(low, side="left"))
-    above = int(finite.size - finite.searchsorted(high, side="right"))
-    share = (below + above) / finite.size
-    status = _share_status(share, OUT_OF_RANGE_WARNING, OUT_OF_RANGE_CRITICAL)
-    details.update(below=below, above=above)
-    message = f"{column}: {_pct(share)} of values outside the reference range [{low:.6g}, {high:.6g}]"
-    if status.is_finding:
-        limit = OUT_OF_RANGE_CRITICAL if status is Status.CRITICAL else OUT_OF_RANGE_WARNING
-        message += f", > {_pct(limit)} ({status})"
-    return CheckResult("quality", "out_of_range_share", column, share, OUT_OF_RANGE_WARNING, status, message, details)
-
-
-def _nonfinite(column: str, sample: NumericalSample) -> CheckResult:
-    count = sample.inf_count
-    details = {"pos_inf": sample.pos_inf_count, "neg_inf": sample.neg_inf_count}
-    if sample.rows == 0:
         return CheckResult(
-            "quality", "nonfinite_count", column, None, NONFINITE_WARNING, Status.SKIPPED, f"{column}: {NO_DATA}"
+            "quality", "out_of_range_share", column, None, threshold.warning, Status.SKIPPED, f"{column}: {skip}"
         )
-    status = Status.WARNING if count > NONFINITE_WARNING else Status.OK
+    n = current.n
+    below, above = current.below, current.above
+    share = (below + above) / n
+    ref_n = int(profile["n"])
+    judged = judge_share(share, threshold, n=n, rate=2.0 / (ref_n + 1))
+    details: dict[str, Any] = {
+        "reference_min": low,
+        "reference_max": high,
+        "below": below,
+        "above": above,
+        "window_min": current.min,
+        "window_max": current.max,
+        "critical": judged.critical,
+        "noise_level": judged.noise,
+    }
+    message = f"{column}: {_pct(share)} of values outside the reference range [{low:.6g}, {high:.6g}]"
+    if judged.status.is_finding:
+        message += f", > {_pct(judged.crossed or 0.0)} ({judged.status})"
+    return CheckResult("quality", "out_of_range_share", column, share, judged.crossed, judged.status, message, details)
+
+
+def _nonfinite(column: str, current: NumericalCounts, profile: Mapping[str, Any], limits: FeatureLimits) -> CheckResult:
+    count = current.inf_count
+    threshold = limits.nonfinite_count
+    details: dict[str, Any] = {"pos_inf": current.pos_inf, "neg_inf": current.neg_inf}
+    if current.rows == 0:
+        return CheckResult(
+            "quality", "nonfinite_count", column, None, threshold.warning, Status.SKIPPED, f"{column}: {NO_DATA}"
+        )
+    ref_rows = int(profile.get("rows") or 0)
+    rate = int(profile.get("inf_count") or 0) / ref_rows if ref_rows else 0.0
+    noise = noise_level(current.rows, rate) * current.rows
+    warning = None if threshold.warning is None else max(threshold.warning, noise)
+    critical = None if threshold.critical is None else max(threshold.critical, noise)
+    status = Status.OK
+    if count > 0 and count > noise:
+        if critical is not None and count >= critical:
+            status = Status.CRITICAL
+        elif warning is not None and count >= warning:
+            status = Status.WARNING
+    if rate:
+        details["noise_level"] = noise
+    crossed = critical if status is Status.CRITICAL else warning
     message = f"{column}: {count} infinite values" + (f" ({status})" if status.is_finding else "")
-    return CheckResult("quality", "nonfinite_count", column, float(count), NONFINITE_WARNING, status, message, details)
+    return CheckResult("quality", "nonfinite_count", column, float(count), crossed, status, message, details)
 
 
-def _categorical(
-    column: str,
-    series: pd.Series,
-    profile: dict[str, Any],
-    methods: dict[str, str],
-    thresholds: dict[str, tuple[float, float]],
-) -> list[CheckResult]:
-    sample = count_categories(series)
-    current, unseen = align_categories(profile, sample.counts)
-    non_null = sample.rows - sample.null_count
-    skip = _skip_reason(sample.rows, non_null, non_null, profile)
-    return [
-        _drift(
-            column, CATEGORICAL, profile, current, n_current=non_null, skip=skip, methods=methods, thresholds=thresholds
-        ),
-        _missing_share(column, sample.rows, sample.null_count, profile),
-        _unseen(column, sample, unseen, profile),
-    ]
+def _good_turing_rate(profile: Mapping[str, Any]) -> float:
+    """Chance that a new value falls in a category the reference never saw: its singletons / its size."""
+    n = int(profile.get("n") or 0)
+    if n == 0:
+        return 0.0
+    singletons = sum(1 for count in (profile.get("counts") or {}).values() if count == 1)
+    return singletons / n
 
 
-def _unseen(column: str, sample: CategoricalSample, unseen: list[str], profile: dict[str, Any]) -> CheckResult:
-    non_null = sample.rows - sample.null_count
-    skip = _skip_reason(sample.rows, non_null, non_null, profile)
+def _unseen(column: str, current: CategoricalCounts, profile: Mapping[str, Any], limits: FeatureLimits) -> CheckResult:
+    threshold = limits.unseen_category_share
+    non_null = current.n
+    skip = _skip_reason(current.rows, non_null, non_null, profile)
     if skip is not None:
         message = f"{column}: {skip}"
-        return CheckResult("quality", "unseen_category_share", column, None, UNSEEN_WARNING, Status.SKIPPED, message)
-    unseen_rows = sum(sample.counts[label] for label in unseen)
+        return CheckResult("quality", "unseen_category_share", column, None, threshold.warning, Status.SKIPPED, message)
+    _, unseen = current.aligned()
+    unseen_rows = current.unseen_rows
     share = unseen_rows / non_null
-    status = _share_status(share, UNSEEN_WARNING, UNSEEN_CRITICAL)
+    judged = judge_share(share, threshold, n=non_null, rate=_good_turing_rate(profile))
     listed = unseen[:UNSEEN_LISTED]
+    named = len(unseen)
     details = {
         "unseen": listed,
-        "unseen_counts": [sample.counts[label] for label in listed],
-        "unseen_categories": len(unseen),
+        "unseen_counts": [current.unseen[label] for label in listed],
+        "unseen_categories": named,
         "unseen_rows": unseen_rows,
-        "critical": UNSEEN_CRITICAL,
+        "other_count": current.other_count,
+        "critical": judged.critical,
+        "noise_level": judged.noise,
     }
-    if unseen:
-        more = f" and {len(unseen) - len(listed)} more" if len(unseen) > len(listed) else ""
-        message = f"{column}: {_pct(share)} of values in categories unseen in the reference ({', '.join(listed)}{more})"
-        message += f" ({status})" if status.is_finding else ""
+    if unseen_rows:
+        more = named - len(listed)
+        tail = f" and {more} more" if more > 0 else ""
+        if current.other_count:
+            tail += f" and others in {current.other_count} rows"
+        message = f"{column}: {_pct(share)} of values in categories unseen in the reference ({', '.join(listed)}{tail})"
+        message += f" ({judged.status})" if judged.status.is_finding else ""
     else:
         message = f"{column}: no unseen categories"
-    return CheckResult("quality", "unseen_category_share", column, share, UNSEEN_WARNING, status, message, details)
+    return CheckResult(
+        "quality", "unseen_category_share", column, share, judged.crossed, judged.status, message, details
+    )
+
+
+def summary_of(counts: NumericalCounts) -> dict[str, Any]:
+    """Small summary statistics of counted numerical values (for details and charts)."""
+    return {"n": counts.n, "min": counts.min, "max": counts.max, "mean": counts.mean(), "std": counts.std()}
+
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "FeatureLimits",
+    "analyze_counts",
+    "analyze_features",
+    "feature_drift",
+    "feature_quality",
+    "judge_share",
+    "noise_level",
+    "validate_plan",
+]

@@ -5,8 +5,10 @@ compares a reference profile (see :mod:`watchkeeper.drift.profile`) with the cur
 registered with :func:`register_drift_test` and looked up with :func:`get_drift_test`.
 
 Decisions are made on effect sizes, never on bare p-values: with a million rows every p-value is tiny
-and a p-value rule would flag everything. Tests that have a p-value (``ks``, ``chisquare``) also
-require ``p < SIGNIFICANCE_LEVEL`` so that small windows do not flag noise.
+and a p-value rule would flag everything. Every test also requires a significance test at
+``p < SIGNIFICANCE_LEVEL`` so that small windows (or a small reference) do not flag noise: ``ks`` and
+``chisquare`` their own p-value, ``psi`` and ``jensenshannon`` the two-sample chi-square test of the
+same counts, ``wasserstein`` the KS test.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from watchkeeper.drift import stats
-from watchkeeper.drift.profile import CATEGORICAL, KINDS, NUMERICAL, bin_counts, reference_counts
+from watchkeeper.drift.counts import (
+    CategoricalCounts,
+    FeatureCounts,
+    NumericalCounts,
+    ks_from_counts,
+    wasserstein_from_counts,
+)
+from watchkeeper.drift.profile import CATEGORICAL, KINDS, NUMERICAL, reference_counts
 from watchkeeper.exceptions import ConfigError, UnknownNameError
 from watchkeeper.results import Status
 
@@ -41,10 +50,9 @@ class DriftStat:
 class DriftTest:
     """Base of drift tests. Subclasses set the class attributes and implement :meth:`compute`.
 
-    ``current`` is prepared once per column by the engine: for a numerical feature the **sorted finite**
-    values of the window; for a categorical feature the counts aligned with ``profile["counts"]``
-    followed by the counts of categories unseen in the reference (see
-    :func:`~watchkeeper.drift.profile.align_categories`).
+    ``current`` is the window's counts of the feature (:mod:`watchkeeper.drift.counts`): for a
+    numerical feature the counts on the reference grid, for a categorical feature the counts of the
+    reference categories and of the categories the reference never saw.
     """
 
     #: Registry key, used in configs and as the ``metric`` of the drift result.
@@ -58,8 +66,8 @@ class DriftTest:
     #: Whether a finding also needs ``p < SIGNIFICANCE_LEVEL``.
     needs_significance: ClassVar[bool] = False
 
-    def compute(self, profile: dict[str, Any], current: NDArray[Any]) -> DriftStat:
-        """Compare the current values with the reference profile."""
+    def compute(self, profile: dict[str, Any], current: FeatureCounts) -> DriftStat:
+        """Compare the window's counts with the reference profile."""
         raise NotImplementedError
 
     def decide(self, stat: DriftStat, warning: float, critical: float) -> Status:
@@ -118,11 +126,19 @@ def auto_method(kind: str, n_current: int) -> str:
     return "psi"
 
 
-def _aligned_counts(profile: dict[str, Any], current: NDArray[Any]) -> tuple[NDArray[np.float64], NDArray[Any]]:
+def _aligned_counts(profile: dict[str, Any], current: FeatureCounts) -> tuple[NDArray[np.float64], NDArray[Any]]:
     """Reference and current counts on the same bins (numerical) or categories (categorical)."""
-    if profile["kind"] == NUMERICAL:
-        return np.asarray(profile["counts"], dtype=np.float64), bin_counts(profile["edges"], current)
-    return reference_counts(profile, current.size), current
+    if isinstance(current, NumericalCounts):
+        return np.asarray(profile["counts"], dtype=np.float64), current.bin_counts(profile["edges"])
+    vector, _ = current.aligned()
+    return reference_counts(profile, vector.size), vector
+
+
+def _ks(profile: dict[str, Any], current: FeatureCounts) -> tuple[float, float]:
+    assert isinstance(current, NumericalCounts)
+    quantiles = np.asarray(profile["quantiles"], dtype=np.float64)
+    d = ks_from_counts(quantiles, current)
+    return d, stats.ks_pvalue(d, int(profile["n"]), current.n)
 
 
 @register_drift_test
@@ -132,12 +148,17 @@ class PSI(DriftTest):
     name = "psi"
     kinds = frozenset({NUMERICAL, CATEGORICAL})
     default_thresholds = (0.1, 0.25)
-    description = "Population stability index of the current shares against the reference bins or categories."
+    description = (
+        "Population stability index of the current shares against the reference bins or categories "
+        "(needs the two-sample chi-square test of the same counts at p < 0.05)."
+    )
+    needs_significance = True
 
-    def compute(self, profile: dict[str, Any], current: NDArray[Any]) -> DriftStat:
+    def compute(self, profile: dict[str, Any], current: FeatureCounts) -> DriftStat:
         """PSI of the current bin/category counts against the reference ones."""
         ref, cur = _aligned_counts(profile, current)
-        return DriftStat(stats.psi(ref, cur), None, {"bins": int(ref.size)})
+        _, p_value = stats.two_sample_chi_square(ref, cur)
+        return DriftStat(stats.psi(ref, cur), p_value, {"bins": int(ref.size)})
 
 
 @register_drift_test
@@ -150,9 +171,9 @@ class KolmogorovSmirnov(DriftTest):
     description = "Kolmogorov-Smirnov distance D between the reference and current CDFs (needs p < 0.05)."
     needs_significance = True
 
-    def compute(self, profile: dict[str, Any], current: NDArray[Any]) -> DriftStat:
+    def compute(self, profile: dict[str, Any], current: FeatureCounts) -> DriftStat:
         """D and its asymptotic p-value, the reference quantiles standing for a sample of ``profile['n']``."""
-        d, p_value = stats.ks_ecdf(np.asarray(profile["quantiles"], dtype=np.float64), current, n_ref=profile["n"])
+        d, p_value = _ks(profile, current)
         return DriftStat(d, p_value, {})
 
 
@@ -163,13 +184,20 @@ class Wasserstein(DriftTest):
     name = "wasserstein"
     kinds = frozenset({NUMERICAL})
     default_thresholds = (0.1, 0.2)
-    description = "Wasserstein (earth mover's) distance divided by the reference std (IQR, then 1, if std is 0)."
+    description = (
+        "Wasserstein (earth mover's) distance divided by the reference std (IQR, then 1, if std is 0); "
+        "needs the KS test at p < 0.05."
+    )
+    needs_significance = True
 
-    def compute(self, profile: dict[str, Any], current: NDArray[Any]) -> DriftStat:
+    def compute(self, profile: dict[str, Any], current: FeatureCounts) -> DriftStat:
         """Distance between the reference quantiles and the current values, divided by the reference scale."""
-        distance = stats.wasserstein_sorted(np.asarray(profile["quantiles"], dtype=np.float64), current)
+        assert isinstance(current, NumericalCounts)
+        quantiles = np.asarray(profile["quantiles"], dtype=np.float64)
+        distance, bound = wasserstein_from_counts(quantiles, current)
         scale = stats.reference_scale(profile["std"], profile["iqr"])
-        return DriftStat(distance / scale, None, {"distance": distance, "scale": scale})
+        _, p_value = _ks(profile, current)
+        return DriftStat(distance / scale, p_value, {"distance": distance, "scale": scale, "max_error": bound / scale})
 
 
 @register_drift_test
@@ -179,12 +207,17 @@ class JensenShannon(DriftTest):
     name = "jensenshannon"
     kinds = frozenset({NUMERICAL, CATEGORICAL})
     default_thresholds = (0.1, 0.2)
-    description = "Jensen-Shannon distance (base 2, in [0, 1]) of the current shares against the reference ones."
+    description = (
+        "Jensen-Shannon distance (base 2, in [0, 1]) of the current shares against the reference ones "
+        "(needs the two-sample chi-square test of the same counts at p < 0.05)."
+    )
+    needs_significance = True
 
-    def compute(self, profile: dict[str, Any], current: NDArray[Any]) -> DriftStat:
+    def compute(self, profile: dict[str, Any], current: FeatureCounts) -> DriftStat:
         """JS distance of the current bin/category counts against the reference ones."""
         ref, cur = _aligned_counts(profile, current)
-        return DriftStat(stats.jensen_shannon(ref, cur), None, {"bins": int(ref.size)})
+        _, p_value = stats.two_sample_chi_square(ref, cur)
+        return DriftStat(stats.jensen_shannon(ref, cur), p_value, {"bins": int(ref.size)})
 
 
 @register_drift_test
@@ -197,9 +230,11 @@ class ChiSquare(DriftTest):
     description = "Chi-square goodness of fit to the reference shares; the value is Cramér's V (needs p < 0.05)."
     needs_significance = True
 
-    def compute(self, profile: dict[str, Any], current: NDArray[Any]) -> DriftStat:
+    def compute(self, profile: dict[str, Any], current: FeatureCounts) -> DriftStat:
         """Cramér's V as the statistic, with the chi-square statistic and degrees of freedom in details."""
-        ref = reference_counts(profile, current.size)
-        chi2, p_value, cramers_v = stats.chi_square(ref, current)
-        categories = int(np.count_nonzero((ref > 0) | (current > 0)))
+        assert isinstance(current, CategoricalCounts)
+        vector, _ = current.aligned()
+        ref = reference_counts(profile, vector.size)
+        chi2, p_value, cramers_v = stats.chi_square(ref, vector)
+        categories = int(np.count_nonzero((ref > 0) | (vector > 0)))
         return DriftStat(cramers_v, p_value, {"chi2": chi2, "dof": max(categories - 1, 0)})

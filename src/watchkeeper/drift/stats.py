@@ -90,6 +90,33 @@ def _ks_distance(a: FloatArray, b: FloatArray) -> float:
     return float(max(np.max(np.abs(fa_right - fb_right)), np.max(np.abs(fa_left - fb_left))))
 
 
+def ks_pvalue(d: float, n_ref: int, n: int) -> float:
+    """Asymptotic p-value of a two-sample KS distance ``d`` between samples of ``n_ref`` and ``n`` values."""
+    if n_ref <= 0 or n <= 0:
+        return 1.0
+    return _ks_asymptotic_pvalue(d, n_ref, n)
+
+
+def two_sample_chi_square(ref_counts: ArrayLike, cur_counts: ArrayLike) -> tuple[float, float]:
+    """Chi-square test of homogeneity of two aligned count vectors: ``(chi2, p_value)``.
+
+    The 2 x k contingency table of reference and current counts (bins or categories empty on both
+    sides dropped), as ``scipy.stats.chi2_contingency(..., correction=False)``; ``p = 1`` with fewer
+    than two non-empty bins.
+    """
+    ref, cur = _aligned_counts(ref_counts, cur_counts)
+    keep = (ref + cur) > 0
+    ref, cur = ref[keep], cur[keep]
+    if ref.size < 2:
+        return 0.0, 1.0
+    n_ref, n_cur = float(ref.sum()), float(cur.sum())
+    total = n_ref + n_cur
+    column = ref + cur
+    exp_ref, exp_cur = column * n_ref / total, column * n_cur / total
+    chi2 = float(np.sum((ref - exp_ref) ** 2 / exp_ref) + np.sum((cur - exp_cur) ** 2 / exp_cur))
+    return chi2, float(sps.chi2.sf(chi2, ref.size - 1))
+
+
 def _ks_asymptotic_pvalue(d: float, n1: int, n2: int) -> float:
     en = float(n1) * float(n2) / (float(n1) + float(n2))
     return float(np.clip(sps.kstwo.sf(d, np.round(en)), 0.0, 1.0))

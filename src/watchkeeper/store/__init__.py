@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         NotificationRow,
         RetrainRow,
         RunRow,
+        WindowProfileRow,
         to_jsonable,
     )
 
@@ -31,6 +32,7 @@ __all__ = [
     "NotificationRow",
     "RetrainRow",
     "RunRow",
+    "WindowProfileRow",
     "to_jsonable",
 ]
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from sqlalchemy import ColumnElement, text
 
 from watchkeeper.results import Window
-from watchkeeper.store.schema import Alert, Metric, Run
+from watchkeeper.store.schema import Alert, Metric, Run, WindowProfileRecord
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -93,7 +93,7 @@ def _copy_row(cls: type[T], orm: Any, **overrides: Any) -> T:
     return cls(**values)
 
 
-_WindowTable: TypeAlias = type[Run] | type[Metric] | type[Alert]
+_WindowTable: TypeAlias = type[Run] | type[Metric] | type[Alert] | type[WindowProfileRecord]
 
 
 def _in_window(table: _WindowTable, model: str, window: Window) -> list[ColumnElement[bool]]:
@@ -124,5 +124,3 @@ def _serialize(session: Session, *key: object) -> None:
         return
     digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int.from_bytes(digest, "big", signed=True)})
-
-

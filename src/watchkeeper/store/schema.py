@@ -155,6 +155,23 @@ class Baseline(Base):
     payload: Mapped[dict[str, Any]]
 
 
+class WindowProfileRecord(Base):
+    """The profile of one model window (mergeable counts every check and view derives from), one per window."""
+
+    __tablename__ = "window_profiles"
+    __table_args__ = (UniqueConstraint("model", "window_start", "window_end", name="uq_window_profiles_model_window"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String)
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    #: Content hash of the baseline the window was counted against.
+    baseline_hash: Mapped[str] = mapped_column(String)
+    n_rows: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]]
+
+
 class RetrainTrigger(Base):
     """An audit row for every retraining DAG run Watchkeeper triggered."""
 
@@ -187,4 +204,5 @@ __all__ = [
     "RetrainTrigger",
     "Run",
     "UTCDateTime",
+    "WindowProfileRecord",
 ]

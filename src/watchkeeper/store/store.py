@@ -31,6 +31,7 @@ from watchkeeper.store.schema import (
     Baseline,
     Metric,
     Run,
+    WindowProfileRecord,
 )
 
 if TYPE_CHECKING:
@@ -121,6 +122,23 @@ class RunRow:
         return Window(self.window_start, self.window_end)
 
 
+@dataclass(frozen=True)
+class WindowProfileRow:
+    """The stored profile of one model window (see ``watchkeeper.profile.codec`` for the payload)."""
+
+    id: int
+    model: str
+    window_start: datetime
+    window_end: datetime
+    baseline_hash: str
+    n_rows: int
+    created_at: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def window(self) -> Window:
+        """The profile's window."""
+        return Window(self.window_start, self.window_end)
 
 
 from watchkeeper.store.alerting_repo import (  # noqa: E402 -- re-exported: callers import the rows from here
@@ -152,6 +170,7 @@ __all__ = [
     "NotificationRow",
     "RetrainRow",
     "RunRow",
+    "WindowProfileRow",
     "to_jsonable",
 ]
 
@@ -551,6 +570,88 @@ class MetricStore(AlertingRepository, RetrainRepository):
 
         return self._transact(f"read the baseline of model {model!r}", work, write=False)
 
+    def baseline_by_hash(self, model: str, content_hash: str) -> dict[str, Any] | None:
+        """The payload of the model's baseline with ``content_hash`` (current or not); None if unknown."""
+        stmt = select(Baseline.payload).where(Baseline.model == model, Baseline.content_hash == content_hash).limit(1)
+        return self._transact(
+            f"read baseline {content_hash} of model {model!r}", lambda session: session.scalar(stmt), write=False
+        )
+
+    # -- window profiles -----------------------------------------------------------------------
+
+    def save_window_profile(self, model: str, window: Window, profile: Any) -> int:
+        """Store the profile of one window, replacing an earlier one of the same window. Returns its row id.
+
+        ``profile`` is a finished :class:`~watchkeeper.profile.window.WindowProfile` or its payload
+        (``watchkeeper.profile.codec.to_payload``).
+        """
+        if isinstance(profile, Mapping):
+            payload = dict(profile)
+        else:
+            from watchkeeper.profile.codec import to_payload
+
+            payload = to_payload(profile)
+
+        def work(session: Session) -> int:
+            _serialize(session, "profile", model, window)
+            session.execute(
+                delete(WindowProfileRecord).where(*_in_window(WindowProfileRecord, model, window)),
+                execution_options={"synchronize_session": False},
+            )
+            record = WindowProfileRecord(
+                model=model,
+                window_start=window.start,
+                window_end=window.end,
+                baseline_hash=str(payload.get("baseline_hash") or ""),
+                n_rows=int(payload.get("rows") or 0),
+                created_at=_now(),
+                payload=payload,
+            )
+            session.add(record)
+            session.flush()
+            return record.id
+
+        row_id = self._transact(f"save the profile of window {window.start.isoformat()} of model {model!r}", work)
+        logger.info(
+            "stored the profile of model %s window %s..%s", model, window.start.isoformat(), window.end.isoformat()
+        )
+        return row_id
+
+    def window_profile(self, model: str, window: Window) -> WindowProfileRow | None:
+        """The stored profile of exactly ``window`` of ``model``; None if it has none."""
+        stmt = select(WindowProfileRecord).where(*_in_window(WindowProfileRecord, model, window)).limit(1)
+
+        def work(session: Session) -> WindowProfileRow | None:
+            record = session.scalar(stmt)
+            return None if record is None else _copy_row(WindowProfileRow, record)
+
+        return self._transact(f"read the profile of a window of model {model!r}", work, write=False)
+
+    def window_profiles(
+        self, model: str, *, start: datetime | None = None, end: datetime | None = None
+    ) -> list[WindowProfileRow]:
+        """Stored profiles of ``model`` whose window starts in ``[start, end)``, oldest first."""
+        stmt = (
+            select(WindowProfileRecord)
+            .where(WindowProfileRecord.model == model, *_time_filter(WindowProfileRecord, start, end, None))
+            .order_by(WindowProfileRecord.window_start, WindowProfileRecord.window_end)
+        )
+        return self._transact(
+            f"read the window profiles of model {model!r}",
+            lambda session: [_copy_row(WindowProfileRow, r) for r in session.scalars(stmt)],
+            write=False,
+        )
+
+    def run(self, model: str, window: Window) -> RunRow | None:
+        """The stored run of exactly ``window`` of ``model``; None if it has none."""
+        stmt = select(Run).where(*_in_window(Run, model, window)).limit(1)
+
+        def work(session: Session) -> RunRow | None:
+            record = session.scalar(stmt)
+            return None if record is None else _run_row(record)
+
+        return self._transact(f"read the run of a window of model {model!r}", work, write=False)
+
     def baseline_hashes(self, model: str) -> list[str]:
         """Content hashes of every stored baseline of ``model``, oldest first."""
         stmt = select(Baseline.content_hash).where(Baseline.model == model).order_by(Baseline.created_at, Baseline.id)
@@ -655,5 +756,3 @@ def _metric_row(m: Metric) -> MetricRow:
 
 def _run_row(r: Run) -> RunRow:
     return _copy_row(RunRow, r, status=Status(r.status))
-
-

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sps
 
 from watchkeeper.drift import analyze_features, available_tests, engine, profile_categorical, profile_numerical
 from watchkeeper.exceptions import BaselineError, ConfigError, DataError, UnknownNameError
@@ -127,15 +128,17 @@ def test_drift_result_value_threshold_message_and_details(small_profiles):
     df = pd.DataFrame({"c": ["a"] * 25 + ["b"] * 75})
     (drift, *_) = analyze_features(df, {"c": "categorical"}, small_profiles, methods={"c": "psi"})
     assert drift.value == pytest.approx(0.25 * math.log(3.0))  # shares (.5, .5) -> (.25, .75)
-    assert drift.threshold == 0.1
+    assert drift.threshold == 0.25  # the level crossed: critical
     assert drift.status is Status.CRITICAL
     assert drift.message == "c drifted: psi 0.275 >= 0.25 (critical)"
+    # the noise guard: chi-square test of homogeneity of the same counts
+    p_value = sps.chi2_contingency([[50, 50], [25, 75]], correction=False).pvalue
     assert drift.details == {
         "method": "psi",
         "auto": False,
         "n": 100,
         "n_reference": 100,
-        "p_value": None,
+        "p_value": pytest.approx(p_value),
         "critical": 0.25,
         "bins": 2,
     }
@@ -155,9 +158,20 @@ def test_thresholds_column_key_wins_over_test_key(small_profiles):
     assert both.message == "c drifted: psi 0.275 >= 0.2 (warning)"
 
 
+def test_a_window_below_the_minimum_sample_is_not_judged(small_profiles):
+    drift = analyze_features(pd.DataFrame({"x": [1000.0]}), {"x": "numerical"}, small_profiles)[0]
+    assert (drift.metric, drift.status, drift.value) == ("ks", Status.SKIPPED, None)
+    assert drift.message == (
+        "x: only 1 usable values in window; drift is judged from 100 (drift.min_sample) "
+        "-- too few to tell drift from noise"
+    )
+    assert drift.details["min_sample"] == 100
+
+
 def test_large_effect_on_tiny_sample_is_not_significant(small_profiles):
     df = pd.DataFrame({"x": [40.0, 70.0]})  # D is about 0.4, but two values prove nothing
-    drift = analyze_features(df, {"x": "numerical"}, small_profiles)[0]
+    limits = engine.FeatureLimits(min_sample=1)
+    drift = analyze_features(df, {"x": "numerical"}, small_profiles, limits=limits)[0]
     assert drift.metric == "ks" and drift.value >= 0.2
     assert drift.details["p_value"] >= 0.05
     assert drift.status is Status.OK
@@ -167,17 +181,18 @@ def test_large_effect_on_tiny_sample_is_not_significant(small_profiles):
 # --- engine: quality statistics ---------------------------------------------------------------------
 
 
-def test_numerical_quality_by_hand(small_profiles):
+def test_numerical_quality_by_hand():
     # 100 rows: 10 NaN, +inf, -inf, and 88 finite values of which -5 and 150 are outside [0, 99]
     values = [NAN] * 10 + [INF, -INF, -5.0, 150.0] + list(range(86))
-    results = _by_key(analyze_features(pd.DataFrame({"x": values}), {"x": "numerical"}, small_profiles))
+    profiles = {"x": profile_numerical(np.linspace(0.0, 99.0, 1_000_000))}  # large: says little
+    results = _by_key(analyze_features(pd.DataFrame({"x": values}), {"x": "numerical"}, profiles))
     missing = results["quality", "missing_share", "x"]
     assert (missing.value, missing.threshold, missing.status) == (0.1, 0.05, Status.WARNING)
     assert missing.details["critical"] == pytest.approx(0.2)
     assert missing.message == "x: missing share 10% > 5% (warning)"
     out = results["quality", "out_of_range_share", "x"]
     assert out.value == pytest.approx(2 / 88)
-    assert (out.threshold, out.status) == (engine.OUT_OF_RANGE_WARNING, Status.WARNING)
+    assert (out.threshold, out.status) == (engine.OUT_OF_RANGE_SHARE.warning, Status.WARNING)
     assert (out.details["below"], out.details["above"]) == (1, 1)
     nonfinite = results["quality", "nonfinite_count", "x"]
     assert (nonfinite.value, nonfinite.status, nonfinite.details) == (2.0, Status.WARNING, {"pos_inf": 1, "neg_inf": 1})
@@ -186,12 +201,31 @@ def test_numerical_quality_by_hand(small_profiles):
 
 def test_missing_share_is_relative_to_the_reference_null_share():
     profiles = {"x": profile_numerical([NAN] * 30 + list(range(70)))}  # reference null share 0.3
-    assert (engine.MISSING_SHARE_WARNING_MARGIN, engine.MISSING_SHARE_CRITICAL_MARGIN) == (0.05, 0.20)
-    for nulls, status in [(35, Status.OK), (36, Status.WARNING), (51, Status.CRITICAL)]:
-        df = pd.DataFrame({"x": [NAN] * nulls + [1.0] * (100 - nulls)})
+    assert (engine.MISSING_SHARE.warning, engine.MISSING_SHARE.critical) == (0.05, 0.20)
+    for nulls, status, level in [(3499, Status.OK, 0.35), (3500, Status.WARNING, 0.35), (5000, Status.CRITICAL, 0.5)]:
+        df = pd.DataFrame({"x": [NAN] * nulls + [1.0] * (10_000 - nulls)})
         missing = _by_key(analyze_features(df, {"x": "numerical"}, profiles))["quality", "missing_share", "x"]
-        assert missing.threshold == pytest.approx(0.35)
+        assert missing.threshold == pytest.approx(level)
         assert missing.status is status, nulls
+
+
+def test_shares_are_judged_against_what_the_reference_shows_at_the_window_size():
+    # reference null share 0.3: 36 nulls in 100 rows is within noise (the binomial 99.9th percentile is 45)
+    profiles = {"x": profile_numerical([NAN] * 30 + list(range(70)))}
+    df = pd.DataFrame({"x": [NAN] * 36 + [1.0] * 64})
+    missing = _by_key(analyze_features(df, {"x": "numerical"}, profiles))["quality", "missing_share", "x"]
+    assert missing.status is Status.OK and missing.details["noise_level"] == pytest.approx(0.45)
+    assert missing.threshold == pytest.approx(0.45)
+    # a 20-value reference: a new value outside its range has probability 2/21; 3 in 50 is noise
+    small = {"x": profile_numerical(np.arange(20.0))}
+    values = pd.DataFrame({"x": [25.0, -3.0, 30.0] + [5.0] * 47})
+    out = _by_key(analyze_features(values, {"x": "numerical"}, small))["quality", "out_of_range_share", "x"]
+    assert out.value == pytest.approx(0.06) and out.status is Status.OK
+    # a reference with categories seen once: new ones are expected at that rate (Good-Turing)
+    cats = {"c": profile_categorical([f"k{i}" for i in range(10)] + ["a"] * 90)}  # 10 singletons in 100
+    window = pd.DataFrame({"c": ["a"] * 180 + [f"new{i}" for i in range(20)]})
+    unseen = _by_key(analyze_features(window, {"c": "categorical"}, cats))["quality", "unseen_category_share", "c"]
+    assert unseen.value == pytest.approx(0.1) and unseen.status is Status.OK
 
 
 def test_unseen_categories_are_listed_most_frequent_first(small_profiles):
@@ -201,7 +235,7 @@ def test_unseen_categories_are_listed_most_frequent_first(small_profiles):
         "quality", "unseen_category_share", "c"
     ]
     assert result.value == pytest.approx(78 / 1078)
-    assert (result.threshold, result.status) == (0.0, Status.CRITICAL)
+    assert (result.threshold, result.status) == (0.05, Status.CRITICAL)
     assert result.details["unseen"] == [f"new{i:02d}" for i in range(11, 1, -1)]
     assert result.details["unseen_counts"] == list(range(12, 2, -1))
     assert (result.details["unseen_categories"], result.details["unseen_rows"]) == (12, 78)

@@ -1,0 +1,446 @@
+"""The window profile: everything the checks need from one window, built in one streamed pass.
+
+:class:`ProfileSpec` says what to count (from the model config and its stored baseline: the features'
+reference grids and categories, the score grid, the calibrator...). :class:`WindowProfile` holds the
+counts: per feature its :mod:`~watchkeeper.drift.counts`, the score/prediction/confidence aggregates,
+the expected confusion counts for estimated performance, a latency sketch, status counts, row count,
+newest timestamp and the duplicate-id count. ``WindowProfile.add_batch(df)`` folds one batch in;
+``merge`` combines two profiles (associative; a profile of concatenated batches equals the merge of
+the batches' profiles, floating sums up to rounding). The four check families are computed from it
+(:mod:`watchkeeper.profile.families`) and it is stored with the run (:mod:`watchkeeper.profile.codec`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from watchkeeper.config import FeatureKind, TaskType
+from watchkeeper.drift.counts import (
+    CategoricalCounts,
+    FeatureCounts,
+    NumericalCounts,
+    coerce_numeric,
+    empty_counts,
+)
+from watchkeeper.drift.profile import category_label, to_float_array
+from watchkeeper.profile.sketch import DuplicateCounter, QuantileSketch
+
+if TYPE_CHECKING:
+    from watchkeeper.config import LoadedConfig
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class ProfileSpec:
+    """What a window profile counts, resolved once per run from the config and the baseline."""
+
+    baseline_hash: str
+    task: TaskType
+    timestamp: str
+    id: str
+    features: dict[str, str]
+    profiles: dict[str, dict[str, Any]]
+    prediction: str
+    score: str | None
+    score_profile: dict[str, Any] | None
+    class_scores: dict[str, str]
+    class_score_profiles: dict[str, dict[str, Any]]
+    prediction_profile: dict[str, Any] | None
+    classes: tuple[str, ...]
+    positive_class: str
+    low_confidence: float
+    latency: str | None
+    status: str | None
+    error_values: frozenset[str]
+    calibrator: dict[str, Any] | None
+
+    @classmethod
+    def from_config(cls, config: LoadedConfig, baseline: Mapping[str, Any], baseline_hash: str = "") -> ProfileSpec:
+        """The spec of ``config``'s windows against ``baseline``."""
+        model = config.model
+        log = model.predictions
+        ref_features: Mapping[str, Any] = baseline.get("features") or {}
+        features = {n: str(k) for n, k in log.features.items() if n in ref_features}
+        class_profiles: Mapping[str, Any] = baseline.get("class_scores") or {}
+        class_scores = {c: col for c, col in log.score_columns().items() if c in class_profiles}
+        perf = baseline.get("performance") or {}
+        calibrator = perf.get("calibrator") if model.task is TaskType.BINARY_CLASSIFICATION else None
+        return cls(
+            baseline_hash=str(baseline_hash or baseline.get("hash") or ""),
+            task=model.task,
+            timestamp=log.timestamp,
+            id=log.id,
+            features=features,
+            profiles={n: dict(ref_features[n]) for n in features},
+            prediction=log.prediction,
+            score=log.score,
+            score_profile=baseline.get("score") if log.score else None,
+            class_scores=class_scores,
+            class_score_profiles={c: dict(class_profiles[c]) for c in class_scores},
+            prediction_profile=baseline.get("prediction") if model.task is TaskType.REGRESSION else None,
+            classes=tuple(str(c) for c in (baseline.get("class_rates") or {})),
+            positive_class=str(model.prediction_checks.positive_class),
+            low_confidence=float(model.prediction_checks.low_confidence),
+            latency=log.latency,
+            status=log.status,
+            error_values=frozenset(v.lower() for v in log.error_values),
+            calibrator=calibrator if isinstance(calibrator, dict) else None,
+        )
+
+    def columns(self) -> list[str]:
+        """Columns the profile reads."""
+        cols = [self.timestamp, self.id, self.prediction, *self.features, *self.class_scores.values()]
+        cols += [c for c in (self.score, self.latency, self.status) if c]
+        return list(dict.fromkeys(cols))
+
+
+@dataclass
+class EstimationCounts:
+    """Expected confusion counts and soft-label score histogram for estimated performance (binary).
+
+    Each row with a finite score and a prediction adds its calibrated probability ``c`` of being
+    positive: to ``tp`` (and ``1 - c`` to ``fp``) when predicted positive, else to ``fn`` (``1 - c`` to
+    ``tn``). ``pos``/``neg`` hold ``c``/``1 - c`` per slot of the score grid (ranked pairs for the ROC
+    AUC; pairs within one slot count as ties, an error below about ``0.5 / grid size``).
+    """
+
+    slots: int
+    tp: float = 0.0
+    fp: float = 0.0
+    fn: float = 0.0
+    tn: float = 0.0
+    n: int = 0
+    pos: FloatArray = field(default_factory=lambda: np.zeros(0))
+    neg: FloatArray = field(default_factory=lambda: np.zeros(0))
+
+    def __post_init__(self) -> None:
+        if self.pos.size == 0:
+            self.pos = np.zeros(self.slots)
+        if self.neg.size == 0:
+            self.neg = np.zeros(self.slots)
+
+    def merge(self, other: EstimationCounts) -> EstimationCounts:
+        """Counts of both windows."""
+        return EstimationCounts(
+            self.slots,
+            self.tp + other.tp,
+            self.fp + other.fp,
+            self.fn + other.fn,
+            self.tn + other.tn,
+            self.n + other.n,
+            self.pos + other.pos,
+            self.neg + other.neg,
+        )
+
+    def estimates(self) -> dict[str, float | None]:
+        """Expected accuracy, precision, recall, F1 and ROC AUC (as ``estimate_performance``)."""
+        out: dict[str, float | None] = dict.fromkeys(
+            ("estimated_accuracy", "estimated_precision", "estimated_recall", "estimated_f1", "estimated_roc_auc")
+        )
+        if self.n == 0:
+            return out
+        tp, fp, fn, tn = self.tp, self.fp, self.fn, self.tn
+        out["estimated_accuracy"] = (tp + tn) / self.n
+        out["estimated_precision"] = tp / (tp + fp) if tp + fp > 0 else None
+        out["estimated_recall"] = tp / (tp + fn) if tp + fn > 0 else None
+        out["estimated_f1"] = 2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn > 0 else None
+        positives, negatives = float(self.pos.sum()), float(self.neg.sum())
+        if positives > 0 and negatives > 0:
+            below = np.cumsum(self.neg) - self.neg
+            auc = float(np.sum(self.pos * (below + 0.5 * self.neg))) / (positives * negatives)
+            out["estimated_roc_auc"] = auc if math.isfinite(auc) else None
+        return out
+
+
+def _merge_optional(a: Any, b: Any) -> Any:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a.merge(b)
+
+
+@dataclass
+class WindowProfile:
+    """Counts of one window (see the module docstring). Build with :meth:`empty` then :meth:`add_batch`."""
+
+    spec: ProfileSpec
+    rows: int = 0
+    newest: datetime | None = None
+    features: dict[str, FeatureCounts] = field(default_factory=dict)
+    #: Rows of batches that lacked a feature column (counted as nulls if it appears elsewhere).
+    absent_rows: dict[str, int] = field(default_factory=dict)
+    #: Numerical features that arrived with a non-numeric dtype: ``{feature: dtype}``.
+    mistyped: dict[str, str] = field(default_factory=dict)
+    score: NumericalCounts | None = None
+    class_scores: dict[str, NumericalCounts] = field(default_factory=dict)
+    prediction_values: NumericalCounts | None = None
+    predicted: CategoricalCounts | None = None
+    confidence_n: int = 0
+    confidence_sum: float = 0.0
+    low_confidence: int = 0
+    estimation: EstimationCounts | None = None
+    latency: QuantileSketch | None = None
+    status: CategoricalCounts | None = None
+    status_errors: int = 0
+    ids: DuplicateCounter | None = None
+    #: Set once the profile is final (or loaded from the store); then ``ids`` is gone.
+    id_summary: dict[str, int] | None = None
+    #: What the reader noticed (missing/extra columns, unparseable timestamps, files read...).
+    scan: dict[str, Any] = field(default_factory=dict)
+    #: GX results of the window (dicts of :class:`~watchkeeper.results.CheckResult`), from the pass.
+    gx: list[dict[str, Any]] | None = None
+
+    @classmethod
+    def empty(cls, spec: ProfileSpec) -> WindowProfile:
+        """A profile with zero counts."""
+        score_profile = spec.score_profile
+        return cls(
+            spec,
+            features={name: empty_counts(profile) for name, profile in spec.profiles.items()},
+            score=NumericalCounts.empty(score_profile) if score_profile else None,
+            class_scores={c: NumericalCounts.empty(p) for c, p in spec.class_score_profiles.items()},
+            prediction_values=NumericalCounts.empty(spec.prediction_profile) if spec.prediction_profile else None,
+            predicted=CategoricalCounts(spec.classes) if spec.task is not TaskType.REGRESSION else None,
+            estimation=(
+                EstimationCounts(2 * NumericalCounts.empty(score_profile).grid.size + 1)
+                if spec.calibrator and score_profile
+                else None
+            ),
+            latency=QuantileSketch() if spec.latency else None,
+            status=CategoricalCounts(()) if spec.status else None,
+            ids=DuplicateCounter(),
+        )
+
+    # -- folding batches ---------------------------------------------------------------------------
+
+    def add_batch(self, df: pd.DataFrame) -> None:
+        """Fold one batch of the window's rows (timestamps already in UTC and in the window) in."""
+        spec = self.spec
+        n = len(df)
+        self.rows += n
+        if n and spec.timestamp in df.columns:
+            newest = df[spec.timestamp].max()
+            if newest is not None and not pd.isna(newest):
+                value = pd.Timestamp(newest).to_pydatetime()
+                value = value if value.tzinfo else value.replace(tzinfo=UTC)
+                self.newest = value if self.newest is None else max(self.newest, value)
+        for name, counts in self.features.items():
+            if name not in df.columns:
+                self.absent_rows[name] = self.absent_rows.get(name, 0) + n
+                continue
+            series = df[name]
+            if isinstance(counts, NumericalCounts):
+                numbers, mistyped = coerce_numeric(series)
+                if mistyped and n and series.notna().any():
+                    self.mistyped.setdefault(name, str(series.dtype))
+                counts.add(numbers, f"numerical feature {name!r}")
+            else:
+                counts.add(series)
+        self._add_predictions(df)
+        self._add_service(df)
+        if self.ids is not None and spec.id in df.columns:
+            self.ids.add(df[spec.id])
+
+    def _numbers(self, df: pd.DataFrame, column: str | None) -> FloatArray | None:
+        if column is None or column not in df.columns:
+            return None
+        series = df[column]
+        if not pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+            series = pd.to_numeric(series, errors="coerce")
+        return to_float_array(series, f"column {column!r}")
+
+    def _add_predictions(self, df: pd.DataFrame) -> None:
+        spec = self.spec
+        scores = self._numbers(df, spec.score)
+        if scores is not None and self.score is not None:
+            self.score.add_floats(scores)
+        for cls_label, column in spec.class_scores.items():
+            values = self._numbers(df, column)
+            if values is not None:
+                self.class_scores[cls_label].add_floats(values)
+        if self.prediction_values is not None:
+            values = self._numbers(df, spec.prediction)
+            if values is not None:
+                self.prediction_values.add_floats(values)
+        if self.predicted is not None and spec.prediction in df.columns:
+            self.predicted.add(df[spec.prediction])
+        confidence = self._confidence(df, scores)
+        if confidence is not None:
+            finite = confidence[np.isfinite(confidence)]
+            self.confidence_n += int(finite.size)
+            self.confidence_sum += float(finite.sum())
+            self.low_confidence += int(np.count_nonzero(finite < spec.low_confidence))
+        if self.estimation is not None and scores is not None and self.score is not None:
+            self._add_estimation(df, scores)
+
+    def _confidence(self, df: pd.DataFrame, scores: FloatArray | None) -> FloatArray | None:
+        spec = self.spec
+        if spec.task is TaskType.REGRESSION:
+            return None
+        if scores is not None:
+            if spec.task is TaskType.BINARY_CLASSIFICATION:
+                both: FloatArray = np.maximum(scores, 1.0 - scores)
+                return both
+            return scores
+        if spec.class_scores:
+            columns = [self._numbers(df, c) for c in spec.class_scores.values()]
+            present = [c for c in columns if c is not None]
+            if present:
+                stacked = np.vstack(present)
+                out: FloatArray = np.max(np.where(np.isnan(stacked), -np.inf, stacked), axis=0)
+                out[~np.isfinite(out)] = np.nan
+                return out
+        return None
+
+    def _add_estimation(self, df: pd.DataFrame, scores: FloatArray) -> None:
+        from watchkeeper.performance import Calibrator
+        from watchkeeper.performance.labels import normalize_labels, positive_name
+
+        spec = self.spec
+        assert self.estimation is not None and self.score is not None and spec.calibrator is not None
+        if spec.prediction not in df.columns:
+            return
+        labels = normalize_labels(df[spec.prediction])
+        keep = np.isfinite(scores) & (labels != None)  # noqa: E711 -- elementwise on an object array
+        if not keep.any():
+            return
+        s = scores[keep]
+        predicted = labels[keep] == positive_name(spec.positive_class)
+        c = Calibrator.from_dict(spec.calibrator).predict(s)
+        est = self.estimation
+        est.tp += float(c[predicted].sum())
+        est.fp += float((1 - c[predicted]).sum())
+        est.fn += float(c[~predicted].sum())
+        est.tn += float((1 - c[~predicted]).sum())
+        est.n += int(s.size)
+        grid = self.score.grid
+        if grid.size:
+            idx = np.searchsorted(grid, s, side="left")
+            slot = 2 * idx + (grid[np.minimum(idx, grid.size - 1)] == s)
+        else:
+            slot = np.zeros(s.size, dtype=np.int64)
+        est.pos += np.bincount(slot, weights=c, minlength=est.slots)
+        est.neg += np.bincount(slot, weights=1 - c, minlength=est.slots)
+
+    def _add_service(self, df: pd.DataFrame) -> None:
+        spec = self.spec
+        if self.latency is not None:
+            values = self._numbers(df, spec.latency)
+            if values is not None:
+                self.latency.add(values)
+        if self.status is not None and spec.status and spec.status in df.columns:
+            column = df[spec.status]
+            counted = column.value_counts(dropna=True, sort=False)
+            labels: dict[str, int] = {}
+            for key, count in zip(counted.index.tolist(), counted.to_numpy().tolist(), strict=True):
+                if count:
+                    label = category_label(key)
+                    labels[label] = labels.get(label, 0) + int(count)
+                    if str(key).lower() in spec.error_values:
+                        self.status_errors += int(count)
+            self.status.add_counts(labels, len(column))
+
+    # -- combining and finishing ---------------------------------------------------------------------
+
+    def merge(self, other: WindowProfile) -> WindowProfile:
+        """A profile of both windows' rows (the operands' duplicate counters are consumed)."""
+        if self.spec.baseline_hash != other.spec.baseline_hash:
+            raise ValueError("cannot merge window profiles built against different baselines")
+        newest = [t for t in (self.newest, other.newest) if t is not None]
+        absent = dict(self.absent_rows)
+        for k, v in other.absent_rows.items():
+            absent[k] = absent.get(k, 0) + v
+        ids = _merge_optional(self.ids, other.ids)
+        id_summary = None
+        if self.id_summary is not None or other.id_summary is not None:
+            a = self.id_summary or {"n": 0, "nulls": 0, "duplicates": 0}
+            b = other.id_summary or {"n": 0, "nulls": 0, "duplicates": 0}
+            id_summary = {k: int(a.get(k, 0)) + int(b.get(k, 0)) for k in ("n", "nulls", "duplicates")}
+        return WindowProfile(
+            self.spec,
+            self.rows + other.rows,
+            max(newest) if newest else None,
+            {name: counts.merge(other.features[name]) for name, counts in self.features.items()},  # type: ignore[arg-type]
+            absent,
+            {**other.mistyped, **self.mistyped},
+            _merge_optional(self.score, other.score),
+            {c: v.merge(other.class_scores[c]) for c, v in self.class_scores.items()},
+            _merge_optional(self.prediction_values, other.prediction_values),
+            _merge_optional(self.predicted, other.predicted),
+            self.confidence_n + other.confidence_n,
+            self.confidence_sum + other.confidence_sum,
+            self.low_confidence + other.low_confidence,
+            _merge_optional(self.estimation, other.estimation),
+            _merge_optional(self.latency, other.latency),
+            _merge_optional(self.status, other.status),
+            self.status_errors + other.status_errors,
+            ids,
+            id_summary,
+            _merge_scan(self.scan, other.scan),
+            None if self.gx is None and other.gx is None else [*(self.gx or []), *(other.gx or [])],
+        )
+
+    def finish(self) -> WindowProfile:
+        """Settle what needs the whole window: duplicate ids, and features absent from some batches.
+
+        Returns ``self``. A feature absent from every batch of a non-empty window is dropped (the
+        schema check reports it); absent from some batches, its rows there count as nulls.
+        """
+        if self.ids is not None:
+            self.id_summary = {"n": self.ids.ids, "nulls": self.ids.nulls, "duplicates": self.ids.duplicates()}
+            self.ids.close()
+            self.ids = None
+        for name, absent in list(self.absent_rows.items()):
+            counts = self.features.get(name)
+            if counts is None or not absent:
+                continue
+            if absent >= self.rows:
+                del self.features[name]
+            else:
+                counts.rows += absent
+                counts.null_count += absent
+        self.absent_rows = {}
+        return self
+
+    @property
+    def duplicate_ids(self) -> int:
+        """Rows whose id already appeared in the window."""
+        if self.id_summary is not None:
+            return int(self.id_summary.get("duplicates", 0))
+        return self.ids.duplicates() if self.ids is not None else 0
+
+    @property
+    def ids_counted(self) -> int:
+        """Non-null ids counted."""
+        if self.id_summary is not None:
+            return int(self.id_summary.get("n", 0))
+        return self.ids.ids if self.ids is not None else 0
+
+
+def _merge_scan(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for key, value in b.items():
+        if key not in out:
+            out[key] = value
+        elif isinstance(value, bool):
+            out[key] = bool(out[key]) or value
+        elif isinstance(value, int | float):
+            out[key] = out[key] + value
+        elif isinstance(value, list):
+            out[key] = list(dict.fromkeys([*out[key], *value]))
+    return out
+
+
+def feature_kind(spec: ProfileSpec, name: str) -> FeatureKind:
+    """The kind of a profiled feature."""
+    return FeatureKind(spec.features[name])
