@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from watchkeeper.baseline import ensure_baseline
+from watchkeeper.catalogs import performance as catalog
 from watchkeeper.config import TaskType
 from watchkeeper.labels import TRUE, join_labels, read_labels
 from watchkeeper.results import CheckResult, Status, Window
@@ -22,22 +23,15 @@ from watchkeeper.sources import read_window
 
 if TYPE_CHECKING:
     from watchkeeper.config import LoadedConfig
+    from watchkeeper.performance.trend import Point
     from watchkeeper.store import MetricStore
 
 log = logging.getLogger(__name__)
 
 CHECK = "performance"
-#: Metrics whose history is watched by the change detector (when the task has them).
-TREND_METRICS = {
-    TaskType.BINARY_CLASSIFICATION: ("recall", "precision", "roc_auc", "accuracy"),
-    TaskType.MULTICLASS_CLASSIFICATION: ("accuracy", "macro_f1"),
-    TaskType.REGRESSION: ("mae", "rmse"),
-}
-DEFAULT_SEGMENT_METRIC = {
-    TaskType.BINARY_CLASSIFICATION: "recall",
-    TaskType.MULTICLASS_CLASSIFICATION: "macro_f1",
-    TaskType.REGRESSION: "mae",
-}
+#: Metrics whose history is watched by the change detector by default (``performance.trend.metrics``).
+TREND_METRICS = {task: catalog.TREND_DEFAULT[str(task)] for task in TaskType}
+DEFAULT_SEGMENT_METRIC = {task: catalog.SEGMENT_DEFAULT[str(task)] for task in TaskType}
 
 
 @dataclass
@@ -89,6 +83,7 @@ def reference_performance(config: LoadedConfig, reference: pd.DataFrame) -> dict
         positive_label=model.prediction_checks.positive_class,
     )
     out: dict[str, Any] = {"metrics": {k: v.value for k, v in values.items() if v.value is not None}}
+    out["chunks"] = _reference_chunks(config, reference, y_score)
     if model.task is TaskType.BINARY_CLASSIFICATION and y_score is not None:
         from watchkeeper.performance import Calibrator
 
@@ -102,6 +97,34 @@ def reference_performance(config: LoadedConfig, reference: pd.DataFrame) -> dict
         except Exception as exc:  # estimation is optional: a reference that cannot calibrate only disables it
             log.warning("model=%s: no score calibration (%s); estimated performance disabled", model.name, exc)
     return out
+
+
+def _reference_chunks(config: LoadedConfig, reference: pd.DataFrame, y_score: pd.Series | None) -> dict[str, Any]:
+    """Metrics over window-sized chunks of the reference, for the trend detector (``{"error": ...}`` on failure)."""
+    from watchkeeper.performance.trend import reference_chunk_stats, window_period
+
+    model = config.model
+    perf = model.performance
+    assert perf is not None
+    period = window_period(model.schedule)
+    ts_col = model.predictions.timestamp
+    per_day = model.quality.volume.expected_rows_per_day
+    target = int(per_day * period.total_seconds() / 86400) if per_day and period else None
+    try:
+        return reference_chunk_stats(
+            str(model.task),
+            reference[perf.labels.label],
+            reference[model.predictions.prediction],
+            y_score,
+            positive_label=model.prediction_checks.positive_class,
+            timestamps=reference[ts_col] if ts_col in reference.columns else None,
+            period=period,
+            target_rows=target,
+            min_chunks=perf.trend.min_chunks,
+        )
+    except Exception as exc:  # trend standardisation is optional: the history then sets the noise
+        log.warning("model=%s: no reference chunks for trend detection (%s)", model.name, exc)
+        return {"error": str(exc), "metrics": {}}
 
 
 def estimated_results(config: LoadedConfig, df: pd.DataFrame, baseline: dict[str, Any]) -> list[CheckResult]:
@@ -139,29 +162,36 @@ def estimated_results(config: LoadedConfig, df: pd.DataFrame, baseline: dict[str
 
 
 def _trend_results(
-    config: LoadedConfig, window: Window, current: dict[str, float], store: MetricStore
+    config: LoadedConfig, window: Window, current: dict[str, Point], store: MetricStore, baseline: dict[str, Any]
 ) -> list[CheckResult]:
-    from watchkeeper.performance import detect, metric_info
+    from watchkeeper.performance.trend import Point, trend_result
 
+    perf = config.model.performance
+    assert perf is not None
+    trend = perf.trend
+    chunks = ((baseline.get("performance") or {}).get("chunks") or {}).get("metrics", {})
     out = []
-    for name in TREND_METRICS[config.model.task]:
+    for name in trend.metrics or TREND_METRICS[config.model.task]:
         if name not in current:
             continue
         rows = store.metrics(config.model.name, end=window.start, check=CHECK, metric=name, subject="")
-        series = [r.value for r in rows if r.status is not Status.SKIPPED] + [current[name]]
-        direction = "decrease" if metric_info(name).higher_is_better else "increase"
-        result = detect(series, direction=direction)
-        status = Status.WARNING if result.alarm else Status.OK
+        history = [
+            Point(r.value, r.details.get("n"))
+            for r in rows
+            if r.value is not None and r.status is not Status.SKIPPED and r.window_end <= window.start
+        ]
         out.append(
-            _result(
-                f"{name}_trend",
-                result.statistic,
-                status,
-                result.message,
-                threshold=result.threshold,
-                windows=len(series),
-                alarm_index=result.index,
-                method="page_hinkley",
+            trend_result(
+                name,
+                [*history, current[name]],
+                higher_is_better=catalog.higher_is_better(name) is not False,
+                method=trend.method,
+                standardise_from=trend.standardise_from,
+                warmup=trend.warmup,
+                reference=chunks.get(name),
+                min_chunks=trend.min_chunks,
+                threshold=trend.threshold,
+                params=trend.params,
             )
         )
     return out
@@ -170,6 +200,7 @@ def _trend_results(
 def score_window(config: LoadedConfig, window: Window, store: MetricStore, *, record: bool = True) -> PerformanceReport:
     """Score ``window`` on its labels and (by default) record the results as its performance rows."""
     from watchkeeper.performance import compute_metrics, confidence_intervals, segment_findings, validate_labels
+    from watchkeeper.performance.trend import Point
 
     model = config.model
     perf = model.performance
@@ -255,12 +286,12 @@ def score_window(config: LoadedConfig, window: Window, store: MetricStore, *, re
         for r in store.metrics(model.name, window=window, check="prediction")
         if r.metric.startswith("estimated_") and r.value is not None
     }
-    current: dict[str, float] = {}
+    current: dict[str, Point] = {}
     for name, mv in values.items():
         if mv.value is None:
             results.append(_result(name, None, Status.SKIPPED, f"{name} undefined: {mv.reason}", n=mv.n))
             continue
-        current[name] = mv.value
+        current[name] = Point(mv.value, mv.n)
         lo, hi = intervals.get(name, (None, None))
         details: dict[str, Any] = {"n": mv.n, "ci": [lo, hi], "reference": reference.get(name)}
         msg = f"{name} {mv.value:.4g}"
@@ -299,6 +330,6 @@ def score_window(config: LoadedConfig, window: Window, store: MetricStore, *, re
                 )
             )
     results = apply_rules(results, perf.rules, model=model.name, window=window, store=store, reference=reference)
-    if perf.change_detection:
-        results += _trend_results(config, window, current, store)
+    if perf.trend_enabled:
+        results += _trend_results(config, window, current, store, baseline)
     return finish(True, f"scored {len(df)} labelled predictions ({join.coverage:.0%} coverage)", len(df))

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from support import TinyModel, make_rows
+from watchkeeper.baseline import ensure_baseline
 from watchkeeper.results import Status, Window
 from watchkeeper.scoring import score_window
 from watchkeeper.store import MetricStore
@@ -130,3 +131,52 @@ def test_rule_against_reference_and_bad_segment(model: TinyModel, store: MetricS
     br = by[("segment_accuracy", "country=BR")]
     assert br.status is Status.WARNING and br.message.startswith("accuracy for country=BR is 0.00 vs")
     assert by[("segment_accuracy", "country=FR")].status is Status.OK
+
+
+def month_window(m: int) -> Window:
+    return Window(datetime(2026, m, 1, tzinfo=UTC), datetime(2026 + (m == 12), m % 12 + 1, 1, tzinfo=UTC))
+
+
+def test_monthly_model_gets_a_trend_alert_in_its_first_year(model: TinyModel, store: MetricStore) -> None:
+    """A monthly model whose accuracy declines slowly from April (about 1 point a month) gets an accuracy trend
+    alert within its first year: the noise comes from window-sized chunks of the reference (here by count: the
+    4-day reference holds no whole month), scaled to each month's sample size."""
+    model.edit(lambda d: (d.update(schedule="@monthly"), d["performance"].update(segments=[], rules={})))
+    logs, labels = [], []
+    rng = np.random.default_rng(7)
+    for m in range(1, 13):
+        df = make_rows(1500, f"2026-{m:02d}-01", seed=100 + m, hours=24 * 28)
+        truth = labelled(df, seed=m)
+        flip = rng.random(len(df)) < 0.012 * max(0, m - 3)  # the concept drifts from April
+        truth[flip] = 1 - truth[flip]
+        logs.append(df)
+        labels.append(pd.DataFrame({"pid": df["pid"], "label": truth}))
+    model.write_log(pd.concat(logs, ignore_index=True))
+    write_labels(model, pd.concat(labels, ignore_index=True))
+    trend = {}
+    for m in range(1, 13):
+        report = score_window(model.config(), month_window(m), store)
+        assert report.scored, report.reason
+        trend[m] = next(r for r in report.results if r.metric == "accuracy_trend")
+    assert trend[1].details["standardised_from"] == "reference" and trend[1].status is Status.OK
+    _, baseline = ensure_baseline(model.config(), store)
+    chunks = baseline["performance"]["chunks"]
+    assert chunks["by"] == "count" and chunks["n_chunks"] == 20 and chunks["metrics"]["accuracy"]["n"] == 200
+    alarmed = [m for m, r in trend.items() if r.status is Status.WARNING]
+    assert alarmed and 5 <= alarmed[0] <= 12, {m: r.message for m, r in trend.items()}
+    assert alarmed == list(range(alarmed[0], 13))  # once alarmed, it stays until the history restarts
+    assert "accuracy is in a sustained decrease from the reference level" in trend[12].message
+    # no month's window was scored twice, none overlaps: one trend point per month
+    assert trend[12].details["windows"] == 12
+
+
+def test_trend_from_history_is_skipped_with_the_reason_in_year_one(model: TinyModel, store: MetricStore) -> None:
+    model.edit(
+        lambda d: (d.update(schedule="@monthly"), d["performance"].update(trend={"standardise_from": "history"}))
+    )
+    df = make_rows(1000, "2026-03-01", seed=5, hours=24 * 28)
+    model.write_log(df)
+    write_labels(model, pd.DataFrame({"pid": df["pid"], "label": labelled(df)}))
+    by = {r.metric: r for r in score_window(model.config(), month_window(3), store).results}
+    assert by["accuracy_trend"].status is Status.SKIPPED
+    assert by["accuracy_trend"].message.startswith("accuracy trend not judged yet: 1 window(s), more than 20 needed")

@@ -4,10 +4,10 @@ A detector reads a metric's window values, oldest first (``None`` for missing wi
 skipped). The series is first **standardised against its warm-up**: the mean and standard deviation
 (ddof=1) of the first ``warmup`` usable values (default :data:`DEFAULT_WARMUP`), so thresholds are in
 units of the window-to-window noise whatever the metric or window size. The caller may pass ``mean``
-and/or ``std`` instead (e.g. the reference value, or the binomial standard error at the usual window
-size). The standardised series is oriented so that a degradation is positive: ``direction="decrease"``
-for accuracy-like metrics, ``"increase"`` for error-like ones (mae, log_loss). Alarms are only raised
-after the warm-up.
+and/or ``std`` instead (e.g. learned from the reference's chunks, see :mod:`watchkeeper.performance.trend`);
+with both given the warm-up may be 0: alarms from the first window. The standardised series is oriented
+so that a degradation is positive: ``direction="decrease"`` for accuracy-like metrics, ``"increase"`` for
+error-like ones (mae, log_loss). Alarms are only raised after the warm-up.
 
 Detectors are registered by name (:func:`get_detector`, :func:`available_detectors`):
 
@@ -171,8 +171,13 @@ def detect(
             f"detector {method!r} has no parameter(s) {unknown} -- its parameters are "
             f"{', '.join(f'{k}={v:g}' for k, v in detector.defaults.items())}"
         )
-    if warmup < (1 if std is not None else 2):
-        raise ConfigError(f"warmup={warmup} is too short to estimate the noise -- use at least 2 windows (or pass std)")
+    # known level and noise (e.g. learned from the reference's chunks): alarms may come from the first window
+    minimum = 0 if std is not None and mean is not None else 1 if std is not None else 2
+    if warmup < minimum:
+        raise ConfigError(
+            f"warmup={warmup} is too short to estimate the noise -- use at least {max(minimum, 2)} windows "
+            "(or pass std, and mean too for no warm-up)"
+        )
     settings = {**detector.defaults, **{k: float(v) for k, v in params.items()}}
     threshold = settings[detector.threshold_param]
     positions = [i for i, v in enumerate(series) if v is not None and math.isfinite(v)]
@@ -184,7 +189,7 @@ def detect(
         return ChangeResult(False, None, None, message=message, details=details, **common)  # type: ignore[arg-type]
     head = values[:warmup]
     level = float(head.mean()) if mean is None else float(mean)
-    noise = float(head.std(ddof=1)) if std is None else float(std)
+    noise = float(head.std(ddof=1)) if std is None else float(std)  # std is None implies warmup >= 2
     noise = max(noise, STD_FLOOR * max(1.0, abs(level)))
     details.update({"mean": level, "std": noise})
     z = (values - level) / noise

@@ -159,6 +159,5 @@ def test_event_without_window_and_no_interval_is_a_clear_error() -> None:
 
 
 def test_schedule_without_intervals_needs_named_windows() -> None:
-    config = with_schedule("@once", "3d")
     with pytest.raises(ValueError, match="has no data intervals, so no monitor windows to score -- name the window"):
-        windows_for_run(config, run_context(at(2026, 5, 1), at(2026, 6, 1)))
+        due_windows("@once", timedelta(days=3), at(2026, 5, 1), at(2026, 6, 1))
