@@ -51,9 +51,12 @@ def test_validate_flags_column_missing_from_reference(tiny: TinyModel, capsys: p
     tiny.edit(lambda d: d["predictions"]["features"].update(amout="numerical"))
     code, out, _ = run(capsys, "validate", str(tiny.path))
     assert code == 1
-    assert out.strip() == (
-        f"{tiny.path}: predictions.features.amout: column not in the reference data -- did you mean 'amount'?"
-    )
+    assert out.splitlines() == [
+        f"{tiny.path}: predictions.features.amout: column 'amout' is not in the prediction log "
+        f"({tiny.root / 'log' / 'day.parquet'}) -- did you mean 'amount'?",
+        f"{tiny.path}: predictions.features.amout: column 'amout' is not in the reference data "
+        f"({tiny.root / 'reference.parquet'}) -- did you mean 'amount'?",
+    ]
 
 
 def test_validate_project_demo_config(capsys: pytest.CaptureFixture[str]) -> None:

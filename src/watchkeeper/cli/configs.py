@@ -1,4 +1,4 @@
-"""``watchkeeper validate``, ``schema`` and ``suggest-suite``: commands about model configs."""
+"""``watchkeeper validate``, ``schema``, ``init``, ``suggest-suite`` and ``dag-files``: commands about configs."""
 
 from __future__ import annotations
 
@@ -10,117 +10,66 @@ from typing import Any
 
 from watchkeeper import settings
 from watchkeeper.cli.common import EXIT_ERROR, EXIT_OK, ModelCommand, load_model
-from watchkeeper.config import LoadedConfig, config_paths, json_schema, load_config
-from watchkeeper.exceptions import ConfigError, WatchkeeperError
+from watchkeeper.config import (
+    LoadedConfig,
+    config_paths,
+    duplicate_errors,
+    json_schema,
+    load_config,
+    load_configs,
+)
+from watchkeeper.exceptions import ConfigError
 
 
-def deep_problems(loaded: LoadedConfig) -> list[str]:
-    """Problems beyond the schema: files that don't exist, a broken GX suite, columns not in the reference."""
-    from watchkeeper.quality import load_suite_dict, parse_suite
-    from watchkeeper.sources import expand_files
+def load_targets(targets: list[Path]) -> tuple[list[Path], list[LoadedConfig], dict[Path, ConfigError]]:
+    """Load the configs named by ``targets`` (folders or files) with the loader the DAG files use.
 
-    problems: list[str] = []
-    model = loaded.model
-    path = loaded.path
-    sources = [("predictions.source", model.predictions.source), ("reference.source", model.reference.source)]
-    if model.performance is not None:
-        sources.append(("performance.labels.source", model.performance.labels.source))
-    for field, source in sources:
-        if source.kind in {"csv", "parquet"}:
-            try:
-                expand_files(source, loaded.base_dir)
-            except WatchkeeperError as exc:
-                problems.append(f"{path}: {field}.path: {exc}")
-    try:
-        if load_suite_dict(loaded) is not None:
-            parse_suite(loaded)
-    except WatchkeeperError as exc:
-        text = str(exc)
-        problems.append(text if text.startswith(str(path)) else f"{path}: quality.suite: {text}")
-    retrain = model.retraining.dag_id
-    if retrain:
-        known = dag_ids_near(loaded)
-        if known is not None and retrain not in known:
-            import difflib
-
-            close = difflib.get_close_matches(retrain, sorted(known), n=1)
-            fix = f"did you mean '{close[0]}'?" if close else "create that DAG or fix the id"
-            problems.append(f"{path}: retraining.dag_id: no DAG '{retrain}' in {path.parent.parent} -- {fix}")
-    columns = reference_columns(loaded)
-    if columns is not None:
-        import difflib
-
-        for name in model.predictions.features:
-            if name not in columns:
-                close = difflib.get_close_matches(name, columns, n=1)
-                fix = f"did you mean '{close[0]}'?" if close else "add it to the reference data or remove the feature"
-                problems.append(f"{path}: predictions.features.{name}: column not in the reference data -- {fix}")
-    return problems
-
-
-_DAG_IDS: dict[Path, set[str]] = {}
-
-
-def dag_ids_near(loaded: LoadedConfig) -> set[str] | None:
-    """DAG ids defined in the DAG folder that holds the config's folder (``dags/`` for ``dags/models``).
-
-    Parsed once per folder with Airflow's DagBag; None when the config does not live in a DAG folder.
+    A folder goes through :func:`load_configs` (as its DAG files do); a single file through
+    :func:`load_config`, plus the duplicate check against the other files of its folder.
     """
-    folder = loaded.path.resolve().parent.parent
-    if not any(folder.glob("*.py")):
-        return None
-    if folder not in _DAG_IDS:
-        from airflow.dag_processing.dagbag import DagBag
-
-        _DAG_IDS[folder] = set(DagBag(dag_folder=str(folder)).dag_ids)
-    return _DAG_IDS[folder]
-
-
-def reference_columns(loaded: LoadedConfig) -> list[str] | None:
-    """Column names of the reference data, read cheaply (None when unknown, e.g. SQL sources)."""
-    source = loaded.model.reference.source
-    if source.kind == "sql":
-        return None
-    from watchkeeper.sources import expand_files
-
-    try:
-        first = expand_files(source, loaded.base_dir)[0]
-    except WatchkeeperError:
-        return None
-    if source.kind == "parquet":
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(first).names)
-    import pandas as pd
-
-    return [str(c) for c in pd.read_csv(first, nrows=0).columns]
+    files: list[Path] = []
+    good: list[LoadedConfig] = []
+    bad: dict[Path, ConfigError] = {}
+    for target in targets:
+        if target.is_dir():
+            files += config_paths(target)
+            loaded, errors = load_configs(target)
+            good += loaded
+            bad |= errors
+            continue
+        files.append(target)
+        twins = [p for p in config_paths(target.parent) if p.stem == target.stem]
+        duplicate = duplicate_errors(twins if target in twins else [*twins, target]).get(target)
+        if duplicate is not None:
+            bad[target] = duplicate
+            continue
+        try:
+            good.append(load_config(target))
+        except ConfigError as exc:
+            bad[target] = exc
+    return files, good, bad
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate configs; print every problem as `file: field: what -- how to fix`."""
+    from watchkeeper.validation import deep_problems
+
     targets = [Path(p) for p in args.paths] or [settings.config_dir()]
-    files: list[Path] = []
-    for target in targets:
-        if target.is_dir():
-            files += config_paths(target)
-        else:
-            files.append(target)
+    files, good, bad = load_targets(targets)
     if not files:
         print(f"no model configs found in {', '.join(map(str, targets))}", file=sys.stderr)
         return EXIT_ERROR
-    problems: list[str] = []
-    for file in files:
-        try:
-            loaded = load_config(file)
-        except ConfigError as exc:
-            problems += exc.problems
-            continue
-        if not args.schema_only:
-            problems += deep_problems(loaded)
+    problems = [p for error in bad.values() for p in error.problems]
+    invalid = set(bad)
+    for loaded in good:
+        found = [] if args.schema_only else deep_problems(loaded)
+        if found:
+            invalid.add(loaded.path)
+        problems += found
     for problem in problems:
         print(problem)
-    ok = len(files) - len({p.split(": ", 1)[0] for p in problems})
-    print(f"{len(files)} config(s) checked, {ok} valid, {len(problems)} problem(s)", file=sys.stderr)
+    ok = len(set(files)) - len(invalid)
+    print(f"{len(set(files))} config(s) checked, {ok} valid, {len(problems)} problem(s)", file=sys.stderr)
     return EXIT_ERROR if problems else EXIT_OK
 
 
@@ -130,12 +79,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# --------------------------------------------------------------------------- checks
-
-
 def cmd_suggest_suite(args: argparse.Namespace) -> int:
     """Write a starter GX suite from the model's reference data."""
-    from watchkeeper.quality import expectations_dir, suggest_suite
+    from watchkeeper.gx_suite import expectations_dir, suggest_suite
     from watchkeeper.sources import read_reference
 
     loaded = load_model(args)
@@ -151,16 +97,66 @@ def cmd_suggest_suite(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write a commented model config (and a starter GX suite) inferred from the reference data."""
+    from watchkeeper.scaffold import init_model
+
+    written = init_model(
+        args.model,
+        Path(args.reference),
+        task=args.task,
+        output=Path(args.output) if args.output else None,
+        predictions=args.predictions,
+        suite_output=Path(args.suite_output) if args.suite_output else None,
+        force=args.force,
+        with_suite=not args.no_suite,
+    )
+    for path, what in written.items():
+        print(f"wrote {path} ({what})")
+    config = next(iter(written))
+    print(f"next: fill in the lines marked TODO, then run `watchkeeper validate {config}`")
+    return EXIT_OK
+
+
+def cmd_dag_files(args: argparse.Namespace) -> int:
+    """Write Watchkeeper's DAG files (the shards that build every model's DAGs) into a DAG folder."""
+    from watchkeeper.scaffold import write_dag_files
+
+    written = write_dag_files(Path(args.dags_folder), shards=args.shards)
+    print(f"wrote {len(written)} DAG file(s) in {written[0].parent}" if written else "DAG files are up to date")
+    return EXIT_OK
+
+
 def add_commands(sub: Any, model_cmd: ModelCommand) -> None:
     """Register this module's subcommands."""
     p = sub.add_parser("validate", help="check model configs; exits 1 listing every problem")
     p.add_argument("paths", nargs="*", help="config files or folders (default: $WATCHKEEPER_CONFIG_DIR or dags/models)")
-    p.add_argument("--schema-only", action="store_true", help="skip file, suite and column checks")
+    p.add_argument("--schema-only", action="store_true", help="skip file, column, suite and DAG checks")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("schema", help="print the JSON Schema of model configs")
     p.set_defaults(func=cmd_schema)
 
+    p = sub.add_parser("init", help="write a commented config for a new model, inferred from its reference data")
+    p.add_argument("model", help="model name: lower case letters, digits and '_'")
+    p.add_argument("--reference", required=True, help="reference (training/validation) data: a .csv or .parquet file")
+    p.add_argument(
+        "--task",
+        choices=["binary_classification", "multiclass_classification", "regression"],
+        help="what the model predicts (default: guessed from the reference's prediction column)",
+    )
+    p.add_argument("--predictions", help="path or glob of the prediction log (default: a TODO placeholder)")
+    p.add_argument("-o", "--output", help="config file to write (default: <config dir>/<model>.yaml)")
+    p.add_argument("--suite-output", help="GX suite file to write (default: <project>/expectations/<model>.json)")
+    p.add_argument("--no-suite", action="store_true", help="do not write a starter GX suite")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.set_defaults(func=cmd_init)
+
     p = model_cmd("suggest-suite", cmd_suggest_suite, "write a starter GX suite from the reference data")
     p.add_argument("-o", "--output", help="output file (default: expectations/<suite>.json)")
     p.add_argument("--force", action="store_true", help="overwrite an existing suite")
+
+    p = sub.add_parser("dag-files", help="write the DAG files that build every model's DAGs into a DAG folder")
+    p.add_argument("dags_folder", nargs="?", default="dags", help="the Airflow DAG folder (default: dags)")
+    p.add_argument("--shards", type=int, default=None, help="number of DAG files (default: 16)")
+    p.set_defaults(func=cmd_dag_files)

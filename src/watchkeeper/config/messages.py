@@ -88,7 +88,7 @@ def format_errors(path: Path, exc: ValidationError, data: Any) -> list[str]:
     problems = []
     everything = set().union(*_all_field_names(ModelConfig).values())
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in {"csv", "parquet", "sql"}))
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in {"csv", "parquet", "sql", "[key]"}))
         field = getattr(err.get("ctx", {}).get("error"), "field", None)  # a FieldError names its field
         if isinstance(field, str):
             loc = (*loc, field)

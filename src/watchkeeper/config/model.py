@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from watchkeeper.config.alerts import AlertSettings
 from watchkeeper.config.checks import DriftSettings, PredictionSettings, QualitySettings, ServiceSettings
 from watchkeeper.config.common import FeatureKind, TaskType, _check_zone, _Model
-from watchkeeper.config.names import check_rule_key
+from watchkeeper.config.names import RuleKey, check_rule_subject
 from watchkeeper.config.performance import PerformanceSettings, RetrainingSettings, Rule
 from watchkeeper.config.schedule import check_schedule
 from watchkeeper.config.sources import Source
@@ -147,7 +147,7 @@ class ModelConfig(_Model):
     performance: PerformanceSettings | None = Field(
         default=None, description="Performance on ground-truth labels (omit when labels never arrive)."
     )
-    rules: dict[str, Rule] = Field(
+    rules: dict[RuleKey, Rule] = Field(
         default_factory=dict,
         description="Baseline rules for monitor metrics, keyed 'check.metric' or 'check.metric[subject]', "
         "e.g. {'service.latency_p95_ms': {relative_rise: 0.5, baseline: rolling}}.",
@@ -189,7 +189,7 @@ class ModelConfig(_Model):
                     "use feature or role column names"
                 )
         for key in self.rules:
-            check_rule_key(key, self.predictions.features)
+            check_rule_subject(key, self.predictions.features)
         unknown = sorted(set(self.drift.features) - set(self.predictions.features))
         if unknown:
             raise ValueError(

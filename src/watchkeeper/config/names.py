@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from watchkeeper.catalogs.monitor import FAMILIES, METRICS, known_metric, suggest
 from watchkeeper.config.common import FieldError
@@ -17,30 +20,40 @@ _KEY_RE = re.compile(r"^(?P<family>[^.\[\]]+)\.(?P<metric>[^\[\]]+)(\[(?P<subjec
 PER_FEATURE_QUALITY = frozenset({"missing_share", "out_of_range_share", "nonfinite_count", "unseen_category_share"})
 
 
-def check_rule_key(key: str, features: Collection[str]) -> None:
-    """Raise :class:`FieldError` unless ``key`` names a metric the monitor produces (``family.metric[subject]``)."""
-    field = f"rules.{key}"
+def check_rule_key(key: str) -> str:
+    """``key`` if it names a metric the monitor produces (``family.metric`` or ``family.metric[subject]``)."""
     match = _KEY_RE.match(key)
     if not match:
-        raise FieldError(
-            field,
+        raise ValueError(
             f"rules key {key!r} is not 'check.metric' or 'check.metric[subject]' -- "
-            "e.g. 'service.latency_p95_ms' or 'drift.psi[amount]'",
+            "e.g. 'service.latency_p95_ms' or 'drift.psi[amount]'"
         )
-    family, metric, subject = match.group("family"), match.group("metric"), match.group("subject")
+    family, metric = match.group("family"), match.group("metric")
     if family not in FAMILIES:
-        raise FieldError(field, f"unknown check family '{family}' in rules key {key!r} -- {suggest(family, FAMILIES)}")
+        raise ValueError(f"unknown check family '{family}' in rules key {key!r} -- {suggest(family, FAMILIES)}")
     if not known_metric(family, metric):
-        raise FieldError(
-            field,
+        raise ValueError(
             f"'{metric}' is not a metric of the {family} checks, so this rule would never fire -- "
-            f"{suggest(metric, METRICS[family])}",
+            f"{suggest(metric, METRICS[family])}"
         )
+    return key
+
+
+def check_rule_subject(key: str, features: Collection[str]) -> None:
+    """Raise :class:`FieldError` when a per-feature rule key names a feature the model does not have."""
+    match = _KEY_RE.match(key)
+    if not match or match.group("subject") is None:
+        return
+    family, metric, subject = match.group("family"), match.group("metric"), match.group("subject")
     per_feature = family == "drift" or (family == "quality" and metric in PER_FEATURE_QUALITY)
-    if subject is not None and per_feature and subject not in features:
+    if per_feature and subject not in features:
         names = tuple(sorted(features))
         raise FieldError(
-            field,
+            f"rules.{key}",
             f"'{subject}' is not a feature of predictions.features, so this rule would never fire -- "
             f"{suggest(subject, names)}",
         )
+
+
+#: A ``rules`` key, checked against the catalog as the config loads.
+RuleKey = Annotated[str, AfterValidator(check_rule_key)]
