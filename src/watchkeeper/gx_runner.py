@@ -276,6 +276,17 @@ class GxRunner:
 
     # ------------------------------------------------------------------ feeding
 
+    @property
+    def columns(self) -> list[str] | None:
+        """Columns the suite reads (read them in the pass); None: every column of the log."""
+        if self.suite_name is None or self._setup_error is not None:
+            return []
+        return None if self._keep is None else list(self._keep)
+
+    def set_log_columns(self, names: list[str]) -> None:
+        """Every column of the prediction log, when the batches carry only some (schema expectations use them)."""
+        self._declared_columns = list(names)
+
     def _columns_to_keep(self) -> list[str] | None:
         """Columns the suite reads (None: all, when an expectation has a row_condition)."""
         keep: list[str] = []
