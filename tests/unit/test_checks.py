@@ -228,3 +228,66 @@ def test_multiclass_confidence_is_the_score(tiny: TinyModel, store: MetricStore)
     keys = by_key(run_family("prediction", load_context(cfg, DAY, store)))
     assert keys[("prediction", "mean_confidence", "")].value == pytest.approx(df["score"].mean())
     assert ("prediction", "class_rate_change", "class=ok") in keys
+
+
+# --- findings that are right (issue 10) -------------------------------------------------------------
+
+
+def test_half_duplicate_prediction_ids_are_a_critical_quality_finding(tiny: TinyModel, store: MetricStore) -> None:
+    df = make_rows(1000, "2026-10-01", seed=20)
+    df.loc[500:, "pid"] = df.loc[:499, "pid"].to_numpy()
+    tiny.write_log(df)
+    dup = by_key(run_checks(tiny.config(), DAY, store).results)[("quality", "duplicate_id_share", "pid")]
+    assert dup.value == pytest.approx(0.5) and dup.status is Status.CRITICAL
+    assert dup.threshold == 0.05 and dup.details["duplicates"] == 500
+    assert dup.message == "500 of 1000 rows repeat a prediction id already seen in the window (0.5) (critical)"
+
+
+def test_unique_ids_are_ok(tiny: TinyModel, store: MetricStore) -> None:
+    dup = by_key(run_checks(tiny.config(), DAY, store).results)[("quality", "duplicate_id_share", "pid")]
+    assert (dup.value, dup.status) == (0.0, Status.OK)
+
+
+def test_a_one_row_window_pages_nobody(tiny: TinyModel, store: MetricStore) -> None:
+    df = make_rows(1, "2026-10-01", seed=21)
+    df["amount"] = 1e6  # far outside the reference: KS would be 1.0 from this one value
+    tiny.write_log(df)
+    results = run_checks(tiny.config(), DAY, store).results
+    drift = [r for r in results if r.check == "drift" or r.metric.startswith("score_")]
+    assert drift and all(r.status is Status.SKIPPED for r in drift)
+    assert "drift is judged from 100 (drift.min_sample)" in by_key(results)[("drift", "ks", "amount")].message
+    assert not [r for r in results if r.status is Status.CRITICAL and r.check in {"drift", "prediction"}]
+
+
+def test_the_threshold_reported_is_the_level_crossed(tiny: TinyModel, store: MetricStore) -> None:
+    df = make_rows(1000, "2026-10-01", seed=22)
+    df["amount"] *= 3.0
+    df["latency"] *= 10
+    tiny.write_log(df)
+    keys = by_key(run_checks(tiny.config(), DAY, store).results)
+    psi = keys[("drift", "psi", "amount")]
+    assert psi.status is Status.CRITICAL and psi.threshold == 0.25
+    p95 = keys[("service", "latency_p95_ms", "")]
+    assert p95.status is Status.CRITICAL and p95.threshold == 500
+
+
+def test_an_out_of_range_value_is_reported_once(tiny: TinyModel, store: MetricStore) -> None:
+    df = make_rows(1000, "2026-10-01", seed=23)
+    df.loc[:29, "age"] = 500.0  # 3 % of ages outside the reference [0, 99]
+    tiny.write_log(df)
+    cfg = tiny.edit(lambda d: d["quality"].pop("suite"))  # the GX suite's own range checks are GX's business
+    found = [r for r in run_checks(cfg, DAY, store).results if r.status.is_finding]
+    assert [(r.check, r.metric, r.subject) for r in found] == [("quality", "out_of_range_share", "age")]
+
+
+def test_clean_days_against_a_small_reference_raise_no_findings(tiny: TinyModel, store: MetricStore) -> None:
+    make_rows(300, "2026-09-01", seed=31, hours=24 * 4).to_parquet(tiny.root / "reference.parquet")
+    quiet = 0
+    for seed in range(40, 45):
+        tiny.write_log(make_rows(1000, "2026-10-01", seed=seed))
+        results = run_checks(tiny.config(), DAY, store).results
+        # the volume finding is right (this reference holds 75 rows a day); GX range checks are the suite's
+        noisy = [r.key for r in results if r.status.is_finding and r.metric != "row_count" and r.check == "quality"]
+        noisy += [r.key for r in results if r.status.is_finding and r.check != "quality"]
+        quiet += not [key for key in noisy if not key[1].startswith("gx.")]
+    assert quiet == 5

@@ -6,6 +6,7 @@ Nothing here is imported with heavy libraries at module level: the DAG file impo
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,12 @@ def window_from_context(context: Any) -> Window:
         raise ValueError(
             f"the run has no usable data interval ({start}..{end}) -- monitor DAGs need an interval schedule"
         )
-    return Window(start, end)
+    # Plain datetimes: Airflow hands pendulum ones, whose arithmetic differs (e.g. dividing intervals).
+    return Window(_plain(start), _plain(end))
+
+
+def _plain(value: Any) -> datetime:
+    return datetime.fromtimestamp(value.timestamp(), tz=UTC)
 
 
 def _store() -> Any:

@@ -11,9 +11,10 @@ the frame in one batch first).
 range, categories the reference never saw, infinities) is judged against the configured level *and*
 against what the reference itself shows at the window's size: the level that ``n`` draws at the
 reference's own rate exceed only with probability ``1 - REFERENCE_QUANTILE`` (the binomial
-99.9th percentile). The reference's own rates are its null share, ``2 / (n_ref + 1)`` for a value
-outside the range of ``n_ref`` reference values, the share of categories seen once in the reference
-(Good-Turing) for an unseen category, and its infinity share. The reported threshold is the level that
+99.9th percentile). The reference's own rates are its null share; for a value outside its range,
+``2 / (n_ref + 1)`` (continuous values) or its mass at its minimum and maximum (repeated values,
+see :func:`out_of_range_rate`); for an unseen category, the share of categories seen once in the
+reference (Good-Turing); and its infinity share. The reported threshold is the level that
 was actually crossed (the critical one for a critical result).
 """
 
@@ -49,6 +50,8 @@ NONFINITE_COUNT = Threshold(warning=1.0)
 MIN_SAMPLE = 100
 #: Quantile of the binomial count at the reference's own rate above which a share is more than noise.
 REFERENCE_QUANTILE = 0.999
+#: An edge value of the reference seen at most this many times makes values beyond it plausible.
+RARE_EDGE_COUNT = 5
 #: How many unseen categories (most frequent first) are listed in ``details["unseen"]``.
 UNSEEN_LISTED = 10
 
@@ -396,8 +399,7 @@ def _out_of_range(
     n = current.n
     below, above = current.below, current.above
     share = (below + above) / n
-    ref_n = int(profile["n"])
-    judged = judge_share(share, threshold, n=n, rate=2.0 / (ref_n + 1))
+    judged = judge_share(share, threshold, n=n, rate=out_of_range_rate(profile))
     details: dict[str, Any] = {
         "reference_min": low,
         "reference_max": high,
@@ -412,6 +414,27 @@ def _out_of_range(
     if judged.status.is_finding:
         message += f", > {_pct(judged.crossed or 0.0)} ({judged.status})"
     return CheckResult("quality", "out_of_range_share", column, share, judged.crossed, judged.status, message, details)
+
+
+def out_of_range_rate(profile: Mapping[str, Any]) -> float:
+    """Chance that a new value falls outside the reference range, as the reference itself shows it.
+
+    ``2 / (n + 1)`` for continuous values (a new draw is the new minimum or maximum of ``n + 1``
+    values). For values that repeat (integers, rounded amounts), an edge value seen only a few times
+    (at most :data:`RARE_EDGE_COUNT`, read from the quantiles) says the next value beyond it could
+    easily have been missed: its share of the reference is added (Good-Turing's reasoning at the edges).
+    """
+    n = int(profile.get("n") or 0)
+    if n == 0:
+        return 0.0
+    quantiles = profile.get("quantiles") or []
+    edge_mass = 0.0
+    if quantiles:
+        for edge in (quantiles[0], quantiles[-1]):
+            share = sum(1 for q in quantiles if q == edge) / len(quantiles)
+            if share * n <= RARE_EDGE_COUNT:
+                edge_mass += share
+    return max(2.0 / (n + 1), edge_mass)
 
 
 def _nonfinite(column: str, current: NumericalCounts, profile: Mapping[str, Any], limits: FeatureLimits) -> CheckResult:

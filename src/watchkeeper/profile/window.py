@@ -231,7 +231,7 @@ class WindowProfile:
         if n and spec.timestamp in df.columns:
             newest = df[spec.timestamp].max()
             if newest is not None and not pd.isna(newest):
-                value = pd.Timestamp(newest).to_pydatetime()
+                value = pd.Timestamp(newest).to_pydatetime(warn=False)
                 value = value if value.tzinfo else value.replace(tzinfo=UTC)
                 self.newest = value if self.newest is None else max(self.newest, value)
         for name, counts in self.features.items():
