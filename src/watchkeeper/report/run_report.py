@@ -4,8 +4,8 @@ Sections: header (model, window, overall status, owner), findings ranked by seve
 feature drift ranked by statistic with a reference-vs-current chart per drifted or top feature,
 prediction and confidence, service health, performance (or "no labels yet"), the window's alerts and
 notifications, and retraining triggers. Reference distributions come from the stored baseline; the
-current ones from the result details when present, else recomputed from the window's data when the
-config is given (binned with the baseline's own edges), else the chart says they are not available.
+current ones from the window's stored profile (its counts on the baseline's own bins and categories),
+never from raw data: the report renders with the prediction log deleted.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ class WindowData:
     alerts: list[AlertRow] = field(default_factory=list)
     notifications: list[NotificationRow] = field(default_factory=list)
     triggers: list[RetrainRow] = field(default_factory=list)
+    #: The window's stored profile payload (``watchkeeper.profile.codec``), if any.
+    profile: dict[str, Any] | None = None
 
     @property
     def status(self) -> Status:
@@ -76,33 +78,23 @@ def load_window(store: MetricStore, model: str, window: Window | None) -> Window
     window = window if window is not None else store.latest_window(model)
     if window is None:
         return WindowData(model, None, baseline=_baseline(store, model))
-    run = next((r for r in _runs_of(store, model, window)), None)
+    run = store.run(model, window)
     triggers = [t for t in store.retrain_triggers(model) if t.window_start == window.start]
+    stored = store.window_profile(model, window)
+    baseline = _baseline(store, model)
+    if stored is not None and baseline is not None and baseline.get("hash") not in (None, stored.baseline_hash):
+        baseline = store.baseline_by_hash(model, stored.baseline_hash) or baseline  # the one it was counted on
     return WindowData(
         model=model,
         window=window,
         run=run,
         rows=store.metrics(model, window=window),
-        baseline=_baseline(store, model),
+        baseline=baseline,
         alerts=store.alerts(model, window=window),
         notifications=store.notifications(model, window=window),
         triggers=triggers,
+        profile=None if stored is None else stored.payload,
     )
-
-
-def _runs_of(store: MetricStore, model: str, window: Window) -> list[RunRow]:
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
-    from watchkeeper.store.schema import Run
-    from watchkeeper.store.store import _run_row
-
-    stmt = select(Run).where(Run.model == model, Run.window_start == window.start, Run.window_end == window.end)
-
-    def work(session: Session) -> list[RunRow]:
-        return [_run_row(r) for r in session.scalars(stmt)]
-
-    return store._transact(f"read the run of model {model!r}", work, write=False)
 
 
 def _baseline(store: MetricStore, model: str) -> dict[str, Any] | None:
@@ -113,11 +105,41 @@ def _baseline(store: MetricStore, model: str) -> dict[str, Any] | None:
 # -- current distributions -------------------------------------------------------------------------
 
 
-def current_counts(config: LoadedConfig, window: Window, baseline: Mapping[str, Any] | None) -> CurrentCounts:
-    """Bin the window's data like the baseline: counts per reference bin (numerical) or category.
+def profile_counts(payload: Mapping[str, Any] | None) -> CurrentCounts:
+    """Current distributions from a stored window profile: per numerical feature its counts on the
+    reference bins, per categorical feature its category counts (``other`` holds the categories past the
+    profile's cap), and the score histogram under :data:`SCORE_KEY`."""
+    out: CurrentCounts = {}
+    if not payload:
+        return out
+    entries = dict(payload.get("features") or {})
+    if payload.get("score"):
+        entries[SCORE_KEY] = payload["score"]
+    for name, data in entries.items():
+        if not isinstance(data, Mapping):
+            continue
+        if data.get("kind") == "numerical":
+            bins = data.get("bins")
+            if isinstance(bins, list):
+                out[name] = [float(c) for c in bins]
+        else:
+            counts = {str(k): float(v) for k, v in (data.get("counts") or {}).items()}
+            if data.get("other_count"):
+                counts["other"] = counts.get("other", 0.0) + float(data["other_count"])
+            out[name] = counts
+    return out
 
-    Reads the window through :func:`watchkeeper.sources.read_window`; returns ``{}`` (and logs why)
-    when the data cannot be read, so a report never fails for want of a chart.
+
+def stored_counts(store: MetricStore, model: str, window: Window) -> CurrentCounts:
+    """Current distributions of a window from its stored profile (empty when it has none)."""
+    stored = store.window_profile(model, window)
+    return profile_counts(None if stored is None else stored.payload)
+
+
+def current_counts(config: LoadedConfig, window: Window, baseline: Mapping[str, Any] | None) -> CurrentCounts:
+    """Deprecated (reads raw data): use :func:`stored_counts`. Kept until the UI reads stored profiles.
+
+    Bins the window's data like the baseline; returns ``{}`` (and logs why) when it cannot be read.
     """
     if not baseline:
         return {}
@@ -296,7 +318,7 @@ def drift_section(
         counts = _details_counts(r) or (current or {}).get(r.subject)
         title = f"{r.subject}: {r.details.get('method', r.metric)} {charts.fmt(r.value)} ({r.status})"
         chart = distribution_chart(title, profiles.get(r.subject), counts)
-        note = "" if counts is not None else "current distribution not stored: reference shown with the statistic"
+        note = "" if counts is not None else "no stored window profile: reference shown with the statistic"
         figures.append(
             f'<figure class="drift-chart" data-feature="{esc(r.subject)}">{chart}'
             f"<figcaption>{esc(r.message)}{esc(' - ' + note) if note else ''}</figcaption></figure>"
@@ -487,6 +509,29 @@ def retraining_section(triggers: Sequence[RetrainRow], *, what: str = "this wind
     return section("Retraining", body, anchor="retraining")
 
 
+def profile_section(payload: Mapping[str, Any] | None) -> Safe:
+    """What the window's one pass saw: rows, reading, latency quantiles, ids, status values."""
+    if not payload:
+        return section("Window profile", empty("no profile stored for this window"), anchor="profile")
+    scan = payload.get("scan") or {}
+    ids = payload.get("ids") or {}
+    latency = (payload.get("latency") or {}).get("quantiles") or {}
+    items: list[tuple[str, object]] = [
+        ("rows", payload.get("rows")),
+        ("newest row", payload.get("newest")),
+        ("files read", scan.get("files_read")),
+        ("batches", scan.get("batches")),
+        ("pass seconds", scan.get("seconds")),
+        ("ids (duplicates)", f"{ids.get('n', 0)} ({ids.get('duplicates', 0)})"),
+    ]
+    items += [(f"latency {k} (ms)", charts.fmt(v)) for k, v in latency.items()]
+    status = (payload.get("status") or {}).get("counts") or {}
+    if status:
+        items.append(("status values", ", ".join(f"{k}: {v}" for k, v in list(status.items())[:8])))
+    body = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items)
+    return section("Window profile", Safe(f'<dl class="meta">{body}</dl>'), anchor="profile")
+
+
 def header_section(data: WindowData, config: LoadedConfig | None) -> Safe:
     """Model, window, overall status, owner and the run that wrote the window."""
     owner = config.model.owner if config is not None else None
@@ -523,6 +568,7 @@ def report_body(data: WindowData, config: LoadedConfig | None, current: CurrentC
             drift_section(data.rows, data.baseline, current),
             prediction_section(data.rows, data.baseline, current),
             service_section(data.rows),
+            profile_section(data.profile),
             performance_section(data.rows, data.baseline),
             alerts_section(data.alerts, data.notifications),
             retraining_section(data.triggers),
@@ -541,21 +587,14 @@ def render_report(
 ) -> str:
     """The self-contained HTML report of one model window (its latest window when ``window`` is None).
 
-    With ``config`` and ``recompute``, the window's data is read to draw current distributions that the
-    results do not carry. A model with nothing stored renders "no runs recorded yet".
+    Current distributions come from the window's stored profile (``recompute`` is ignored: raw data is
+    never read). A model with nothing stored renders "no runs recorded yet".
     """
     data = load_window(store, model, window)
-    current: CurrentCounts | None = None
-    if config is not None and recompute and data.window is not None and data.baseline and _needs_current(data):
-        current = current_counts(config, data.window, data.baseline)
+    current = profile_counts(data.profile)
     title = f"Watchkeeper report: {model}"
     subtitle = window_text(data.window.start, data.window.end) if data.window else "no runs recorded yet"
     return page(title, report_body(data, config, current), nav=nav, subtitle=subtitle)
-
-
-def _needs_current(data: WindowData) -> bool:
-    drift = [r for r in data.rows if r.check in {"drift", "prediction"}]
-    return any(_details_counts(r) is None for r in drift)
 
 
 def write_report(

@@ -75,34 +75,28 @@ def test_write_report(seeded: Seeded, tmp_path: Path) -> None:
     assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
-def test_report_recomputes_current_distributions(tiny, seeded: Seeded) -> None:  # type: ignore[no-untyped-def]
-    """With a config, a drift result without stored counts gets its current bars from the window's data."""
-    from watchkeeper.results import CheckResult, Status, Window
+def test_report_draws_current_distributions_from_the_stored_profile(tiny, seeded: Seeded) -> None:  # type: ignore[no-untyped-def]
+    """The run stores the window's profile; the report draws from it with the raw log deleted."""
+    from watchkeeper.checks import run_checks
+    from watchkeeper.results import Window
 
     config = tiny.config()
     window = Window.parse("2026-10-01", "2026-10-02")
-    seeded.store.save_baseline(
-        "tiny",
-        "h",
-        {
-            "features": {
-                "amount": {"kind": "numerical", "edges": [10.0, 20.0, 40.0], "counts": [1, 1, 1, 1]},
-                "country": {"kind": "categorical", "counts": {"FR": 4, "DE": 3}},
-            }
-        },
+    report = run_checks(config, window, seeded.store)
+    seeded.store.save_window_profile("tiny", window, report.profile)
+    seeded.store.record_window(
+        "tiny", window, report.results, run_id="r", source="cli", n_rows=report.n_rows, summary=report.summary()
     )
-    results = [
-        CheckResult("drift", "psi", "amount", 0.5, 0.1, Status.CRITICAL, "amount drifted", {"method": "psi"}),
-        CheckResult("drift", "psi", "country", 0.4, 0.1, Status.WARNING, "country drifted", {"method": "psi"}),
-    ]
-    seeded.store.record_window("tiny", window, results, run_id="r", source="cli", n_rows=1000, summary={})
+    for path in (tiny.root / "log").glob("*.parquet"):
+        path.unlink()  # raw data gone: nothing may read it
     html = render_report(config, "tiny", window, seeded.store)
     for feature in ("amount", "country"):
         figure = html.split(f'data-feature="{feature}"')[1].split("</figure>")[0]
-        assert "(current distribution not available)" not in figure
-        assert "US" in figure or feature == "amount"
-    bare = render_report(None, "tiny", window, seeded.store)
-    assert "(current distribution not available)" in bare
+        assert "no stored window profile" not in figure and "<svg" in figure
+    assert 'id="profile"' in html and "1000" in html.split('id="profile"')[1]
+    seeded.store.save_window_profile("tiny", window, {"version": 1, "rows": 0})  # a profile without counts
+    bare = render_report(config, "tiny", window, seeded.store)
+    assert "no stored window profile" in bare
 
 
 def test_distribution_chart_without_profile() -> None:
