@@ -30,59 +30,44 @@ def _from_dict(data: dict[str, Any]) -> CheckResult:
 
 
 def record_and_report(config_path: str, family_outputs: list[dict[str, Any]], context: Any) -> dict[str, Any]:
-    """Record every result of the window in the metric store (replacing an earlier run of the window), then
-    report findings: the task log, the JSONL alert file and the alerting layer (Slack, or the log sink).
+    """Publish the run's window through the core pipeline (:func:`watchkeeper.publish.publish_window`):
+    record every result (replacing an earlier run of the window), log the findings, write the JSONL alert
+    and the HTML report, send the alerts (Slack, or the log sink).
 
     The JSONL alert is written even when the store is down (nothing is lost); the task then fails so the
     outage is visible. A failed check, or alerts that could not be delivered, fail the task too (after
     everything is recorded; the outbox retries delivery on the task retry and later runs).
     """
-    from watchkeeper.checks import WindowReport
-    from watchkeeper.exceptions import AlertDeliveryError
-    from watchkeeper.reporting import alert_record, log_findings, render_text, write_alert
+    from watchkeeper import publish
 
     config = load_config(Path(config_path))
     window = window_from_context(context)
     run_id = str(context["run_id"])
+    dag_id = _dag_id(context)
     results = [_from_dict(r) for out in family_outputs for r in out["results"]]
     n_rows = max((out["n_rows"] for out in family_outputs), default=0)
-    report = WindowReport(config.model.name, window, n_rows, results)
-    summary = report.summary()
-    store_error: Exception | None = None
     store: Any = None
+    store_error: Exception | None = None
     try:
         store = _store()
-        store.record_window(
-            config.model.name, window, results, run_id=run_id, source="airflow", n_rows=n_rows, summary=summary
-        )
-    except Exception as exc:  # report first, then fail: findings must not wait for the database
+    except Exception as exc:  # published without the store: the JSONL alert is still written, then the task fails
         store_error = exc
-    log_findings(config.model.name, window, results)
-    record_ = alert_record(
-        config.model.name,
+    outcome = publish.publish_window(
+        config,
         window,
         results,
+        store,
         run_id=run_id,
-        owner=config.model.owner,
-        mentions=config.model.alerts.mentions,
+        dag_id=dag_id,
+        source="airflow",
+        n_rows=n_rows,
+        run_url=airflow_run_url(dag_id, run_id),
+        report_url=report_url(config.model.name, window),
     )
-    write_alert(record_)
-    log.info("\n%s", render_text(config.model.name, window, results, n_rows=n_rows))
     if store_error is not None:
         raise store_error
-    summary["report"], alerts = publish_window(config, window, results, store, context)
-    summary["alerts"] = alerts
-    failures = [r.message for r in results if r.status is Status.ERROR]
-    if failures:
-        delivery = f" (and {alerts['pending']} alert(s) not delivered yet)" if alerts["errors"] else ""
-        raise RuntimeError("monitoring failed: " + "; ".join(failures) + delivery)
-    if alerts["errors"]:
-        raise AlertDeliveryError(
-            f"model {config.model.name}: {alerts['pending']} alert notification(s) not delivered yet: "
-            + "; ".join(alerts["errors"]),
-            alerts,
-        )
-    return summary
+    outcome.raise_for_failure()
+    return outcome.summary
 
 
 def _dag_id(context: Any) -> str:
@@ -94,58 +79,39 @@ def _dag_id(context: Any) -> str:
 def publish_window(
     config: Any, window: Window, results: list[CheckResult], store: Any, context: Any
 ) -> tuple[str | None, dict[str, Any]]:
-    """Write the window's HTML report, then send its alerts (linking the run and the report).
-
-    Returns the report path and the dispatch summary; delivery errors are in the summary, not raised.
-    """
-    from watchkeeper.alerting import dispatch
+    """Write the window's HTML report, then send its alerts (linking the run and the report) -- for results
+    already recorded (the performance DAG). Returns the report path and the dispatch summary; delivery
+    errors are in the summary, not raised."""
+    from watchkeeper import publish
 
     run_id = str(context["run_id"])
     dag_id = _dag_id(context)
-    path = write_run_report(config, window, store)
-    alerts = dispatch(
+    path = publish.write_run_report(config, window, store)
+    alerts = publish.dispatch_alerts(
         config,
         window,
         results,
+        store,
         run_id=run_id,
         dag_id=dag_id,
-        store=store,
         run_url=airflow_run_url(dag_id, run_id),
         report_url=report_url(config.model.name, window),
-        raise_on_failure=False,
     )
     return path, alerts
 
 
 def report_url(model: str, window: Window) -> str | None:
     """Link to the window's HTML report on the model-health pages (the UI plugin, under ``/watchkeeper``)."""
-    from urllib.parse import urlencode
+    from watchkeeper import publish
 
-    base = _airflow_base_url()
-    if base is None:
-        return None
-    query = urlencode({"start": window.start.isoformat(), "end": window.end.isoformat()})
-    return f"{base}/watchkeeper/models/{model}/report?{query}"
+    return publish.report_url(model, window, _airflow_base_url())
 
 
 def write_run_report(config: Any, window: Window, store: Any) -> str | None:
-    """Write the window's self-contained HTML report as a run artifact in the state folder.
+    """Write the window's HTML report (see :func:`watchkeeper.publish.write_run_report`)."""
+    from watchkeeper import publish
 
-    Returns its path; a report that cannot be rendered is logged, never fails the run.
-    """
-    from watchkeeper.report import write_report
-    from watchkeeper.settings import state_dir
-
-    name = f"{window.start:%Y%m%dT%H%M%S}--{window.end:%Y%m%dT%H%M%S}.html"
-    try:
-        path = write_report(
-            config, config.model.name, window, store, state_dir() / "reports" / config.model.name / name
-        )
-    except Exception:  # the report is a convenience: the results are already recorded
-        log.exception("model=%s: could not write the HTML report", config.model.name)
-        return None
-    log.info("model=%s: HTML report %s", config.model.name, path)
-    return str(path)
+    return publish.write_run_report(config, window, store)
 
 
 def _airflow_base_url() -> str | None:

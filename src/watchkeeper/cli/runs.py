@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
-from watchkeeper.cli.common import EXIT_FINDINGS, EXIT_OK, ModelCommand, load_model, open_store
+from watchkeeper.cli.common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, ModelCommand, load_model, open_store
 from watchkeeper.exceptions import ConfigError
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Run every check on one window, like the monitor DAG does."""
+    """Run every check on one window, like the monitor DAG does, and publish it through the same pipeline.
+
+    Exit 0; 1 (reason on stderr) when a check family errored, the store was down or ``--alert`` could not
+    deliver; 3 with ``--fail-on`` when a finding is that severe.
+    """
+    from watchkeeper import publish
     from watchkeeper.checks import run_checks
     from watchkeeper.reporting import render_text
     from watchkeeper.results import Status, Window
@@ -22,46 +28,90 @@ def cmd_check(args: argparse.Namespace) -> int:
         window = Window.parse(args.start, args.end)
     except ValueError as exc:
         raise ConfigError(f"--start/--end: {exc}") from exc
+    if args.alert and args.dry_run:
+        raise ConfigError("--alert keeps the alert state in the metric store -- drop --dry-run to send alerts")
+    model = loaded.model.name
     store = open_store()
     report = run_checks(loaded, window, store)
+    results = list(report.results)
     if not args.dry_run:
-        store.record_window(
-            loaded.model.name,
-            window,
-            report.results,
-            run_id="cli",
-            source="cli",
-            n_rows=report.n_rows,
-            summary=report.summary(),
-        )
+        if report.profile is not None:
+            store.save_window_profile(model, window, report.profile)  # the report and UI draw from it
+        # the performance scoring pairs realised metrics with this window's estimates: store them first
+        estimates = [r for r in results if r.check == "prediction"]
+        store.record_results(model, window, estimates, checks={"prediction"})
     if loaded.model.performance is not None:
         from watchkeeper.scoring import score_window
 
-        perf = score_window(loaded, window, store, record=not args.dry_run)
-        report.results += perf.results
+        perf = score_window(loaded, window, store, record=False)
+        results += perf.results  # recorded with the run below: its summary counts them
         if not perf.scored:
             print(f"performance not scored: {perf.reason}", file=sys.stderr)
-    if args.json:
-        for r in report.results:
-            row = {
-                "model": report.model,
-                "window": window.as_dict(),
-                "check": r.check,
-                "metric": r.metric,
-                "subject": r.subject,
-                "value": r.value,
-                "threshold": r.threshold,
-                "status": str(r.status),
-                "message": r.message,
-            }
-            print(json.dumps(row))
+    if args.dry_run:
+        outcome = publish.PublishOutcome(model, window, publish.summarize(model, window, report.n_rows, results))
+        outcome.failures = [r.message for r in results if r.status is Status.ERROR]
     else:
-        print(render_text(report.model, window, report.results, n_rows=report.n_rows))
+        outcome = publish.publish_window(
+            loaded,
+            window,
+            results,
+            store,
+            run_id="cli",
+            dag_id="cli",
+            source="cli",
+            n_rows=report.n_rows,
+            send_alerts=args.alert,
+            report_url=publish.report_url(model, window, publish.env_base_url()),
+        )
+    if args.json:
+        for r in results:
+            print(json.dumps(json_row(model, window.as_dict(), r), allow_nan=False))
+    else:
+        print(render_text(model, window, results, n_rows=report.n_rows))
+        if outcome.alerts is not None:
+            alerts = outcome.alerts
+            print(f"alerts: {alerts.get('sent', 0)} sent via {alerts.get('sink')}, {alerts.get('pending', 0)} pending")
+    if not outcome.ok:
+        print(f"error: {outcome.reason}", file=sys.stderr)
+        return EXIT_ERROR
     if args.fail_on:
         bar = Status(args.fail_on).rank
-        if any(r.status.rank >= bar for r in report.results):
+        if any(r.status.rank >= bar for r in results):
             return EXIT_FINDINGS
     return EXIT_OK
+
+
+def json_row(model: str, window: dict[str, str], result: Any) -> dict[str, Any]:
+    """One result as a JSON-safe object: the row plus its details (intervals, p-values, estimates...)."""
+    return {
+        "model": model,
+        "window": window,
+        "check": result.check,
+        "metric": result.metric,
+        "subject": result.subject,
+        "value": json_safe(result.value),
+        "threshold": json_safe(result.threshold),
+        "status": str(result.status),
+        "message": result.message,
+        "details": json_safe(result.details),
+    }
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN/inf as null, numpy scalars and arrays as Python values, other objects as text."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, str | bytes):
+        return json_safe(value.tolist())  # numpy scalars and arrays
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
@@ -99,6 +149,11 @@ def add_commands(sub: Any, model_cmd: ModelCommand) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object per result")
     p.add_argument("--dry-run", action="store_true", help="do not record results in the metric store")
     p.add_argument("--fail-on", choices=["warning", "critical", "error"], help="exit 3 on findings this severe")
+    p.add_argument(
+        "--alert",
+        action="store_true",
+        help="send the window's alerts like the DAG does (Slack, webhook, or the log + alerts.jsonl sink)",
+    )
 
     model_cmd("baseline", cmd_baseline, "rebuild the model's baseline from its reference data")
 
