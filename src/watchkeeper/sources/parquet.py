@@ -30,7 +30,6 @@ class ParquetKind(FileKind):
     config = ParquetSource
 
     def batches(self, request: ScanRequest, record: ScanRecord) -> Iterator[pd.DataFrame]:
-        import pyarrow as pa
 
         opened: list[tuple[str, ds.Dataset]] = []
         for name in self.files(request):
@@ -43,13 +42,8 @@ class ParquetKind(FileKind):
             str,
         )
         columns = request.wanted(record.all_columns)
-        for name, dataset in opened:
-            require_timestamp(request, record, name, dataset.schema.names)
-            try:
-                for table in _file_tables(dataset, request, columns, record):
-                    yield _to_pandas(table, columns, targets, request.timestamp)
-            except (OSError, pa.ArrowException) as exc:
-                raise unreadable("Parquet", name, exc) from exc
+        for table in _rebatch(_unified_tables(opened, request, columns, targets, record), request.batch_rows):
+            yield table.to_pandas()
 
     def file_fingerprint(self, name: str) -> bytes:
         """Size plus the footer (schema, row counts, column statistics): content-derived, no data read."""
@@ -116,10 +110,29 @@ def _scalar(value: datetime, kind: pa.DataType) -> pa.Scalar[Any]:
     return pa.scalar(value, type=pa.timestamp("us", tz=kind.tz)).cast(kind, safe=False)
 
 
+def _unified_tables(
+    opened: list[tuple[str, ds.Dataset]],
+    request: ScanRequest,
+    columns: list[str],
+    targets: dict[str, pa.DataType],
+    record: ScanRecord,
+) -> Iterator[pa.Table]:
+    """Every file's rows meeting the pushdown filter, each column in the files' common type."""
+    import pyarrow as pa
+
+    for name, dataset in opened:
+        require_timestamp(request, record, name, dataset.schema.names)
+        try:
+            for table in _file_tables(dataset, request, columns, record):
+                yield _unify(table, columns, targets, request.timestamp)
+        except (OSError, pa.ArrowException) as exc:
+            raise unreadable("Parquet", name, exc) from exc
+
+
 def _file_tables(
     dataset: ds.Dataset, request: ScanRequest, columns: list[str], record: ScanRecord
 ) -> Iterator[pa.Table]:
-    """The file's rows meeting the pushdown filter, as tables of at most ``batch_rows`` rows."""
+    """One file's record batches meeting the pushdown filter; row groups that cannot meet it are never read."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
@@ -136,37 +149,53 @@ def _file_tables(
         scanner = ds.Scanner.from_fragment(
             fragment, schema=dataset.schema, columns=present, filter=expr, batch_size=request.batch_rows
         )
-        pending: list[pa.RecordBatch] = []
-        rows = 0
         for batch in scanner.to_batches():
             record.rows_scanned += batch.num_rows
-            if batch.num_rows == 0:
-                continue
-            pending.append(batch)
-            rows += batch.num_rows
-            while rows >= request.batch_rows:
-                table = pa.Table.from_batches(pending)
-                yield table.slice(0, request.batch_rows)
-                rest = table.slice(request.batch_rows)
-                pending, rows = rest.to_batches(), rest.num_rows
-        if rows:
-            yield pa.Table.from_batches(pending)
+            if batch.num_rows:
+                yield pa.Table.from_batches([batch])
 
 
-def _to_pandas(table: pa.Table, columns: list[str], targets: dict[str, pa.DataType], ts: str | None) -> pd.DataFrame:
-    """A batch as pandas with every wanted column, in the common type of the files (the timestamp as stored)."""
+def _unify(table: pa.Table, columns: list[str], targets: dict[str, pa.DataType], ts: str | None) -> pa.Table:
+    """Every wanted column, in the common type of the files (the timestamp as stored: converted per batch).
+
+    Pandas metadata is dropped: it describes one file, while a batch may hold several.
+    """
     import pyarrow as pa
 
-    changed = False
     for name in columns:
         target = targets[name]
         if name not in table.column_names:
             table = table.append_column(pa.field(name, target), pa.nulls(table.num_rows, target))
-            changed = True
         elif name != ts and table.schema.field(name).type != target:
             table = table.set_column(table.column_names.index(name), name, table[name].cast(target))
-            changed = True
-    table = table.select(columns)
-    if changed:  # pandas metadata of one file would describe the old types
-        table = table.replace_schema_metadata(None)
-    return table.to_pandas()
+    return table.select(columns).replace_schema_metadata(None)
+
+
+def _rebatch(tables: Iterator[pa.Table], size: int) -> Iterator[pa.Table]:
+    """Tables of exactly ``size`` rows (the last one fewer), gathering small ones across row groups and files.
+
+    Tables join only while their schemas agree (a timestamp column stored differently starts a new batch).
+    """
+    import pyarrow as pa
+
+    pending: list[pa.Table] = []
+    rows = 0
+    for table in tables:
+        if pending and not table.schema.equals(pending[0].schema):
+            yield from _slices(pa.concat_tables(pending), size)
+            pending, rows = [], 0
+        pending.append(table)
+        rows += table.num_rows
+        if rows >= size:
+            combined = pa.concat_tables(pending)
+            cut = rows - rows % size
+            yield from _slices(combined.slice(0, cut), size)
+            pending = [combined.slice(cut)] if rows % size else []
+            rows %= size
+    if pending:
+        yield from _slices(pa.concat_tables(pending), size)
+
+
+def _slices(table: pa.Table, size: int) -> Iterator[pa.Table]:
+    for start in range(0, table.num_rows, size):
+        yield table.slice(start, size)

@@ -139,15 +139,39 @@ def test_span_of_an_ambiguous_dst_hour_covers_both_occurrences() -> None:
 
 
 def test_hive_fields() -> None:
-    assert _hive_fields(("dt=20261005", "hour=7", "x.parquet")) == {"year": 2026, "month": 10, "day": 5, "hour": 7}
-    assert _hive_fields(("date=2026-10-05", "day=2026-10-06")) is None  # they disagree
-    assert _hive_fields(("region=eu", "part.parquet")) is None
-    assert _hive_fields(("DS=2026-10-05.csv.gz",)) == {"year": 2026, "month": 10, "day": 5}
+    assert _hive_fields("dt=20261005") == {"year": 2026, "month": 10, "day": 5}
+    assert _hive_fields("HOUR=7") == {"hour": 7}
+    assert _hive_fields("region=eu") == {} and _hive_fields("date=latest") == {}
+    assert _hive_fields("day=2026-10-06") == {"year": 2026, "month": 10, "day": 6}
 
 
 def test_template_regex_keeps_glob_meaning() -> None:
-    regex = template_regex("/data/[!x]*/{yyyy}/{mm}/{dd}/part-?.parquet")
-    match = regex.fullmatch("/data/logs/2026/10/05/part-1.parquet")
-    assert match is not None and match.groupdict() == {"yyyy": "2026", "mm": "10", "dd": "05"}
-    assert regex.fullmatch("/data/xlogs/2026/10/05/part-1.parquet") is None
-    assert regex.fullmatch("/data/logs/2026/10/05/extra/part-1.parquet") is None
+    regex = template_regex("part-?-{yyyy}[0-9]*.parquet")
+    match = regex.fullmatch("part-1-20261.snappy.parquet")
+    assert match is not None and match.groupdict() == {"yyyy": "2026"}
+    assert regex.fullmatch("part-12-20261.parquet") is None
+    assert template_regex("[!x]*").fullmatch("xlogs") is None
+
+
+def test_hidden_and_temporary_files_are_skipped_like_glob(tmp_path: Path) -> None:
+    (tmp_path / "log").mkdir()
+    rows("2026-10-05", 24, 10).to_parquet(tmp_path / "log" / "date=2026-10-05.parquet")
+    corrupt(tmp_path / "log" / ".date=2026-10-05.parquet.tmp")  # a writer's half-written file
+    _, scan, _ = scan_all(config(tmp_path, {"kind": "parquet", "path": "log/*"}), DAY)
+    assert [Path(n).name for n in scan.files_read] == ["date=2026-10-05.parquet"]
+
+
+def test_folders_outside_the_window_are_not_even_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_hourly_hive(tmp_path / "log", ["2026-10-04", "2026-10-05"])
+    import os
+
+    listed: list[str] = []
+    real = os.scandir
+
+    def spy(path: str):  # type: ignore[no-untyped-def]
+        listed.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr("watchkeeper.sources.partitions.os.scandir", spy)
+    scan_all(config(tmp_path, {"kind": "parquet", "path": "log/*/*/*.parquet"}), DAY)
+    assert "date=2026-10-04" not in listed and "date=2026-10-05" in listed
