@@ -10,7 +10,6 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from watchkeeper.baseline import ensure_baseline
@@ -61,20 +60,24 @@ def _result(
 
 
 def reference_performance(config: LoadedConfig, reference: pd.DataFrame) -> dict[str, Any] | None:
-    """Performance on the reference (validation) data, and a score calibrator for estimation.
+    """Performance on the reference (validation) data, its window-sized chunks (for trends) and the fitted
+    estimator of performance while labels are pending (see :mod:`watchkeeper.performance.estimators`).
 
-    Needs the label column (``performance.labels.label``) in the reference data; None otherwise.
+    Without the label column (``performance.labels.label``) or the prediction column in the reference there is
+    no reference performance: only the estimator entry, which says why it was skipped.
     """
     from watchkeeper.performance import compute_metrics
+    from watchkeeper.performance.estimators import fit_estimator
 
     model = config.model
     perf = model.performance
-    if perf is None or perf.labels.label not in reference.columns:
+    if perf is None:
         return None
+    estimator = fit_estimator(config, reference)
     log_cfg = model.predictions
+    if perf.labels.label not in reference.columns or log_cfg.prediction not in reference.columns:
+        return {"metrics": {}, "estimator": estimator}
     y_score = reference[log_cfg.score] if log_cfg.score and log_cfg.score in reference.columns else None
-    if log_cfg.prediction not in reference.columns:
-        return None
     values = compute_metrics(
         str(model.task),
         reference[perf.labels.label],
@@ -84,18 +87,9 @@ def reference_performance(config: LoadedConfig, reference: pd.DataFrame) -> dict
     )
     out: dict[str, Any] = {"metrics": {k: v.value for k, v in values.items() if v.value is not None}}
     out["chunks"] = _reference_chunks(config, reference, y_score)
-    if model.task is TaskType.BINARY_CLASSIFICATION and y_score is not None:
-        from watchkeeper.performance import Calibrator
-
-        try:
-            calibrator = Calibrator.fit(
-                np.asarray(y_score, dtype="float64"),
-                reference[perf.labels.label],
-                positive_label=model.prediction_checks.positive_class,
-            )
-            out["calibrator"] = calibrator.to_dict()
-        except Exception as exc:  # estimation is optional: a reference that cannot calibrate only disables it
-            log.warning("model=%s: no score calibration (%s); estimated performance disabled", model.name, exc)
+    out["estimator"] = estimator
+    if estimator.get("kind") == "binary" and "calibrator" in estimator:
+        out["calibrator"] = estimator["calibrator"]  # read by the window profile (binary estimation counts)
     return out
 
 
@@ -128,37 +122,12 @@ def _reference_chunks(config: LoadedConfig, reference: pd.DataFrame, y_score: pd
 
 
 def estimated_results(config: LoadedConfig, df: pd.DataFrame, baseline: dict[str, Any]) -> list[CheckResult]:
-    """``estimated_*`` metrics of a window from calibrated scores (binary classifiers, labels pending)."""
-    from watchkeeper.performance import Calibrator, estimate_performance
+    """``estimated_*`` metrics of a window while labels are pending -- binary, multiclass or regression -- or one
+    ``skipped`` row saying why the model has none. For a stream of batches use
+    :func:`watchkeeper.performance.estimators.window_estimator` (``update`` per batch, then ``results``)."""
+    from watchkeeper.performance.estimators import estimated_results as estimate
 
-    model = config.model
-    perf_ref = baseline.get("performance") or {}
-    log_cfg = model.predictions
-    if (
-        model.task is not TaskType.BINARY_CLASSIFICATION
-        or "calibrator" not in perf_ref
-        or df.empty
-        or not log_cfg.score
-        or log_cfg.score not in df.columns
-    ):
-        return []
-    calibrator = Calibrator.from_dict(perf_ref["calibrator"])
-    scores = pd.to_numeric(df[log_cfg.score], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    keep = np.isfinite(scores)
-    preds = df[log_cfg.prediction].to_numpy()[keep] if log_cfg.prediction in df.columns else None
-    estimates = estimate_performance(calibrator, scores[keep], preds)
-    reference = perf_ref.get("metrics", {})
-    out = []
-    for name, value in estimates.items():
-        if value is None:  # e.g. precision when nothing is predicted positive
-            continue
-        plain = name.removeprefix("estimated_")
-        ref = reference.get(plain)
-        msg = f"estimated {plain} {value:.3f}" + (f" (reference {ref:.3f})" if ref is not None else "")
-        out.append(
-            CheckResult("prediction", name, "", value, None, Status.OK, msg, {"reference": ref, "n": int(keep.sum())})
-        )
-    return out
+    return estimate(config, df, baseline)
 
 
 def _trend_results(
