@@ -117,3 +117,21 @@ def test_dag_report_task_is_a_thin_wrapper(tiny: TinyModel, monkeypatch: pytest.
     with pytest.raises(MonitoringFailedError, match="the service checks raised"):
         record_and_report(str(tiny.path), outputs, context)
     assert MetricStore().run("tiny", DAY).status == "error"  # type: ignore[union-attr]  # recorded first
+
+
+def test_performance_dag_names_keep_working(
+    tiny: TinyModel, store: MetricStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The performance DAG imports publish_window, _from_dict, _dag_id and airflow_run_url from the Airflow layer."""
+    from watchkeeper.airflow.publishing import _dag_id, _from_dict, airflow_run_url
+    from watchkeeper.airflow.publishing import publish_window as publish_recorded
+
+    monkeypatch.setenv("WATCHKEEPER_ALERT_SINK", "log")
+    context = {"run_id": "manual__1", "ti": SimpleNamespace(dag_id="performance__tiny")}
+    assert _dag_id(context) == "performance__tiny"
+    assert _from_dict(PERF.as_dict()) == PERF
+    assert (airflow_run_url("performance__tiny", "manual__1") or "").endswith("/dags/performance__tiny/runs/manual__1")
+    store.record_results("tiny", DAY, [PERF], checks={"performance"})
+    path, alerts = publish_recorded(tiny.config(), DAY, [PERF], store, context)
+    assert path is not None and path.endswith(".html")
+    assert alerts["sink"] == "log" and alerts["sent"] == 1 and alerts["errors"] == []
