@@ -147,7 +147,16 @@ def _file_tables(
         if fragment.num_row_groups == 0:
             continue
         scanner = ds.Scanner.from_fragment(
-            fragment, schema=dataset.schema, columns=present, filter=expr, batch_size=request.batch_rows
+            fragment,
+            schema=dataset.schema,
+            columns=present,
+            filter=expr,
+            batch_size=request.batch_rows,
+            # bounded memory: no read-ahead of the whole file (pre_buffer would fetch every row group
+            # up front, 16 batches of read-ahead would hold 16 batches); local files lose no speed
+            batch_readahead=1,
+            fragment_readahead=1,
+            fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False),
         )
         for batch in scanner.to_batches():
             record.rows_scanned += batch.num_rows

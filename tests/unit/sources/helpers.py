@@ -40,7 +40,7 @@ def config(tmp_path: Path, source: dict[str, Any], **predictions: Any) -> Loaded
     return parse_config(path, path.read_text())
 
 
-def rows(start: str, hours: float, n: int, *, seed: int = 0, tz: str | None = "UTC") -> pd.DataFrame:
+def rows(start: str | pd.Timestamp, hours: float, n: int, *, seed: int = 0, tz: str | None = "UTC") -> pd.DataFrame:
     """``n`` log rows evenly spread over ``hours`` from ``start`` (naive timestamps when ``tz`` is None)."""
     rng = np.random.default_rng(seed)
     ts = pd.Timestamp(start, tz=tz) + pd.to_timedelta(np.linspace(0, hours * 3600 - 1, n), unit="s")

@@ -172,3 +172,17 @@ def test_coarse_timestamp_units_push_down_safely(tmp_path: Path) -> None:
     pq.write_table(table, tmp_path / "log.parquet", row_group_size=1)
     got, _, _ = scan_all(config(tmp_path, {"kind": "parquet", "path": "log.parquet"}), DAY)
     assert got["id"].tolist() == ["b", "c"]
+
+
+@pytest.mark.parametrize(
+    ("zone", "day"),
+    [("Europe/Paris", "2026-10-25"), ("America/New_York", "2026-03-08"), ("Australia/Lord_Howe", "2026-04-05")],
+)
+def test_naive_timestamps_on_a_dst_change_day(tmp_path: Path, zone: str, day: str) -> None:
+    df = rows(pd.Timestamp(day) - pd.Timedelta("1D"), 72, 72 * 60, tz=None)  # a row a minute, local wall clock
+    df.to_parquet(tmp_path / "log.parquet", row_group_size=60)
+    window = Window.parse(day, (pd.Timestamp(day) + pd.Timedelta("1D")).date().isoformat())
+    got, scan, _ = scan_all(config(tmp_path, {"kind": "parquet", "path": "log.parquet"}, timezone=zone), window)
+    expected = oracle([df], window, zone)
+    pd.testing.assert_frame_equal(got, expected[got.columns.tolist()])
+    assert scan.row_groups_read <= 24 + 3  # the UTC day plus at most the clock change and the slack

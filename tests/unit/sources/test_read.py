@@ -1,4 +1,4 @@
-"""Sources: csv, parquet and sql windows, time zones, missing columns, fingerprints."""
+"""read_window and the readers: csv, parquet and sql windows, time zones, missing columns, fingerprints."""
 
 from __future__ import annotations
 
