@@ -66,11 +66,16 @@ class _FileSource(_Model):
     def _known_zone(cls, value: str | None) -> str | None:
         return None if value is None else _check_zone(value)
 
-    @model_validator(mode="after")
-    def _valid_template(self) -> _FileSource:
-        problems = template_problems(self.path)
+    @field_validator("path")
+    @classmethod
+    def _valid_template(cls, value: str) -> str:
+        problems = template_problems(value)
         if problems:
             raise ValueError(problems[0])
+        return value
+
+    @model_validator(mode="after")
+    def _placeholders_need_partitioning(self) -> _FileSource:
         if self.partitioning == "none" and PLACEHOLDER_RE.search(self.path):
             raise ValueError(
                 "the path has partition placeholders but partitioning is 'none' -- remove one or the other"
@@ -107,16 +112,25 @@ class SqlSource(_Model):
     conn_id: str | None = Field(default=None, description="Airflow connection id (alternative to url).")
     query: str = Field(description="SELECT statement; for windowed sources filter with :start and :end.")
 
+    @field_validator("url")
+    @classmethod
+    def _no_literal_secret(cls, value: str | None) -> str | None:
+        problems = [] if value is None else url_problems(value)
+        if problems:
+            raise ValueError(problems[0])
+        return value
+
+    @field_validator("query")
+    @classmethod
+    def _bound_window(cls, value: str) -> str:
+        if re.search(r"\{\s*(start|end)\s*\}|%\(?(start|end)", value):
+            raise ValueError("the query formats the window into the string -- use the bound parameters :start and :end")
+        return value
+
     @model_validator(mode="after")
     def _one_target(self) -> SqlSource:
         if (self.url is None) == (self.conn_id is None):
             raise ValueError("give exactly one of 'url' or 'conn_id' -- a SQLAlchemy URL or an Airflow connection id")
-        if self.url is not None:
-            problems = url_problems(self.url)
-            if problems:
-                raise ValueError(problems[0])
-        if re.search(r"\{\s*(start|end)\s*\}|%\(?(start|end)", self.query):
-            raise ValueError("the query formats the window into the string -- use the bound parameters :start and :end")
         return self
 
 

@@ -126,6 +126,10 @@ class SourceKind:
         """How error messages name the source (never with a secret in it)."""
         return self.kind
 
+    def mask(self, source: AnySource, text: str) -> str:
+        """``text`` (a message about this source) with the source's secrets masked; file kinds hold none."""
+        return text
+
 
 def to_utc(series: pd.Series, timezone: str) -> tuple[pd.Series, bool, int]:
     """Timestamps as UTC-aware datetimes; naive values are read in ``timezone``.

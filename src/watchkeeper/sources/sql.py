@@ -19,7 +19,7 @@ import pandas as pd
 
 from watchkeeper.catalogs.sources import mask_secrets, mask_url
 from watchkeeper.config import SqlSource, expand_env
-from watchkeeper.exceptions import SourceError
+from watchkeeper.exceptions import ConfigError, SourceError
 from watchkeeper.sources.base import AnySource, ScanRecord, ScanRequest, SourceKind
 
 if TYPE_CHECKING:
@@ -90,6 +90,17 @@ class SqlKind(SourceKind):
     def describe(self, source: AnySource) -> str:
         assert isinstance(source, SqlSource)
         return f"sql {mask_url(source.url)}" if source.url else f"sql connection {source.conn_id}"
+
+    def mask(self, source: AnySource, text: str) -> str:
+        """The URL's password and secret query values masked, as written and with ``${VAR}`` expanded."""
+        assert isinstance(source, SqlSource)
+        if source.url is None:
+            return text
+        try:
+            expanded = expand_env(source.url)
+        except ConfigError:
+            expanded = source.url
+        return mask_secrets(mask_secrets(text, expanded), source.url)
 
 
 def sql_url(source: SqlSource) -> str:

@@ -52,7 +52,7 @@ def problems_of(tmp_path: Path, url: str) -> list[str]:
 )
 def test_config_refuses_literal_secrets_and_malformed_urls(tmp_path: Path, url: str, message: str) -> None:
     (problem,) = problems_of(tmp_path, url)
-    assert problem.startswith(f"{tmp_path / 'm.yaml'}: predictions.source: ")
+    assert problem.startswith(f"{tmp_path / 'm.yaml'}: predictions.source.url: ")
     assert message in problem
     assert "hunter2" not in problem and "\n" not in problem
 
@@ -90,3 +90,15 @@ def test_mask_secrets_in_driver_messages_also_decoded() -> None:
 def test_secret_keys() -> None:
     assert all(map(secret_key, ["password", "PASSWORD", "sslpassword", "pwd", "token", "client_secret", "apikey"]))
     assert not any(map(secret_key, ["passfile", "private_key_file", "credentials_path", "sslmode", "user"]))
+
+
+def test_each_kind_masks_its_own_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from watchkeeper.config import SqlSource
+    from watchkeeper.sources import reader_for
+
+    monkeypatch.setenv("WK_PW", "hunter2-x")
+    source = SqlSource(url="postgresql://u:${WK_PW}@h/db?sslpassword=${WK_PW}", query="SELECT 1")
+    text = "failed for postgresql://u:hunter2-x@h/db?sslpassword=hunter2-x"
+    assert reader_for("sql").mask(source, text) == "failed for postgresql://u:***@h/db?sslpassword=***"
+    assert reader_for("sql").describe(source) == "sql postgresql://u:***@h/db?sslpassword=***"
+    assert reader_for("csv").mask(source, "nothing secret") == "nothing secret"
