@@ -107,17 +107,24 @@ def schema_results(
                 f"{bad} timestamps could not be parsed and were dropped",
             )
         )
-    changes = list(scan.get("schema_changes") or [])
-    if changes:
+    by_column: dict[str, list[dict[str, Any]]] = {}
+    for change in scan.get("schema_changes") or []:
+        by_column.setdefault(str(change.get("column", "")), []).append(dict(change))
+    for column, changes in by_column.items():
+        first = changes[0]
+        what = f"{first.get('change', 'changed')}"
+        if first.get("from") is not None or first.get("to") is not None:
+            what += f" {first.get('from')} -> {first.get('to')}"
+        more = f" and {len(changes) - 1} more change(s)" if len(changes) > 1 else ""
         out.append(
             CheckResult(
                 "quality",
                 "schema_change",
-                "",
+                column,
                 float(len(changes)),
                 None,
                 Status.WARNING,
-                f"the prediction log's schema changed between files in the window ({len(changes)} change(s))",
+                f"column {column!r} changed between files of the window: {what} at {first.get('file')}{more}",
                 {"changes": changes[:10]},
             )
         )

@@ -291,3 +291,16 @@ def test_clean_days_against_a_small_reference_raise_no_findings(tiny: TinyModel,
         noisy += [r.key for r in results if r.status.is_finding and r.check != "quality"]
         quiet += not [key for key in noisy if not key[1].startswith("gx.")]
     assert quiet == 5
+
+
+def test_schema_change_between_files_is_a_finding_not_a_crash(tiny: TinyModel, store: MetricStore) -> None:
+    first = make_rows(500, "2026-10-01", seed=50, hours=12)
+    second = make_rows(500, "2026-10-01T12:00:00", seed=51, hours=12)
+    second["age"] = second["age"].astype(str)  # the column turns to text in the second file
+    tiny.write_log(first, "a.parquet")
+    second.to_parquet(tiny.root / "log" / "b.parquet")
+    keys = by_key(run_checks(tiny.config(), DAY, store).results)
+    change = keys[("quality", "schema_change", "age")]
+    assert change.status is Status.WARNING and "b.parquet" in change.message
+    assert keys[("quality", "column_mistyped", "age")].status is Status.CRITICAL
+    assert keys[("quality", "row_count", "")].value == 1000
