@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import Block
 from slack_server import TOKEN, WEBHOOK_PATH, SlackServer
 
 from watchkeeper.alerting import dispatch, notify_monitor_failure
-from watchkeeper.alerting import sinks as sinks_module
+from watchkeeper.alerting.sinks import slack as sinks_module
 from watchkeeper.config import LoadedConfig, parse_config
 from watchkeeper.exceptions import AlertDeliveryError
 from watchkeeper.reporting import alert_file
@@ -288,7 +288,7 @@ def test_expired_notifications_are_reported_not_dropped(
     with caplog.at_level(logging.ERROR, logger="watchkeeper.alerting.outbox"):
         summary = run(config, store, 4, [DRIFT], now=at(0) + timedelta(days=3, minutes=1))
     assert summary["expired"] == 1
-    assert "EXPIRED undelivered after 1 attempt(s)" in caplog.text and "fraud: CRITICAL" in caplog.text
+    assert "EXPIRED undelivered to default after 1 attempt(s)" in caplog.text and "fraud: CRITICAL" in caplog.text
     (expired,) = [
         r for r in map(json.loads, alert_file().read_text().splitlines()) if r["record"] == "notification_expired"
     ]
@@ -374,7 +374,7 @@ def test_incoming_webhook_delivers_and_retries(
     monkeypatch.setenv("WATCHKEEPER_SLACK_WEBHOOK_URL", slack.webhook_url)
     config = model_config(tmp_path, cooldown="7d")
     slack.fail("server_error")
-    assert run(config, store, 0, [DRIFT])["sink"] == "webhook"
+    assert run(config, store, 0, [DRIFT])["sink"] == "slack_webhook"
     assert [r.outcome for r in slack.requests] == ["server_error", "ok"]
     assert slack.requests[-1].path == WEBHOOK_PATH
     run(config, store, 1, [fine("drift", "psi", "amount")])

@@ -35,8 +35,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from watchkeeper.alerting import messages as msg
+from watchkeeper.alerting import notice as nt
 from watchkeeper.alerting.routing import in_quiet_hours, is_alertable, route, severity_of
+from watchkeeper.alerting.sinkset import SinkSet
 from watchkeeper.config import Severity
 from watchkeeper.results import CheckResult, Status, Window, worst
 
@@ -165,7 +166,7 @@ def plan_window(
                 _open(info, key, base=base, retried=retried, alertable=alertable, snapshot=snapshot, quiet=quiet)
             )
         elif base is not None and base.state != RESOLVED:
-            current = [msg.describe(r) for r in group if r.status is not Status.SKIPPED]
+            current = [nt.describe(r) for r in group if r.status is not Status.SKIPPED]
             state = replace(
                 base,
                 state=RESOLVED,
@@ -193,7 +194,7 @@ def _open(
 
     severity = str(worst([r.status for r in alertable]))
     ordered = sorted(alertable, key=lambda r: (-r.status.rank, r.metric))
-    findings = [msg.describe(r) for r in ordered]
+    findings = [nt.describe(r) for r in ordered]
     if base is None or base.state == RESOLVED:  # a new incident
         state = AlertStateRow(
             model=info.model.name,
@@ -231,15 +232,17 @@ def _open(
     return _Decision(key, state, base, category, alertable, retried)
 
 
-def _entry(decision: _Decision, tag: str) -> msg.AlertEntry:
+def _entry(decision: _Decision, tag: str) -> nt.AlertEntry:
     state = decision.state
     previous = decision.base.notified_severity if decision.base is not None else None
-    if tag == "recovered" and decision.base is not None:
-        previous = decision.base.severity
-    return msg.AlertEntry(
+    if tag == "resolved" and decision.base is not None:
+        # the worst it was announced at or reached: sinks with a floor hear about the recovery they alerted on
+        known = [s for s in (decision.base.severity, decision.base.notified_severity) if s]
+        previous = max(known, key=nt.severity_rank, default=None)
+    return nt.AlertEntry(
         check=state.check,
         subject=state.subject,
-        severity=state.severity if tag != "recovered" else "ok",
+        severity=state.severity if tag != "resolved" else "ok",
         tag=tag,
         findings=list(state.findings),
         since=state.opened_at,
@@ -247,11 +250,33 @@ def _entry(decision: _Decision, tag: str) -> msg.AlertEntry:
     )
 
 
+def _notice(info: RunInfo, kind: str, entries: list[nt.AlertEntry], **kw: Any) -> nt.Notice:
+    """The structured notification of this run (what happened; each sink renders it when sending)."""
+    model = info.model
+    entries = nt.sort_entries(entries)
+    if kind == "recovered":
+        severity = max((e.previous_severity or "warning" for e in entries), key=nt.severity_rank, default="warning")
+    else:
+        severity = "critical" if any(e.severity != "warning" for e in entries) else "warning"
+    links = {"run": info.run_url, "report": info.report_url if kind == "alert" else None}
+    return nt.Notice(
+        kind=kind,
+        model=model.name,
+        severity=str(severity_of(severity)) if severity != "ok" else "warning",
+        owner=model.owner,
+        mentions=tuple(model.alerts.mentions),
+        window=info.window,
+        alerts=tuple(entries),
+        links={k: v for k, v in links.items() if v},
+        **kw,
+    )
+
+
 def _new_notification(
     info: RunInfo,
     kind: str,
     key: str,
-    message: msg.Message,
+    notice: nt.Notice,
     alert_keys: list[str],
     *,
     channel: str | None,
@@ -259,11 +284,14 @@ def _new_notification(
 ) -> NotificationRow:
     from watchkeeper.store import NotificationRow
 
+    sinks = SinkSet(info.model.alerts, info.model.name).targets(notice)
     return NotificationRow(
         idempotency_key=key,
         model=info.model.name,
         kind=kind,
-        payload=message.payload(),
+        payload=notice.to_json(),
+        status="pending" if sinks else "skipped",
+        sinks=sinks,
         created_at=info.now,
         expires_at=info.now + info.ttl,
         next_attempt_at=info.now,
@@ -297,22 +325,14 @@ def _compose(
         tags = {"new": "new", "escalated": "escalated"}
         entries = [_entry(d, tags.get(d.category, "ongoing")) for d in active]
         worst_status = worst([Status(d.state.severity) for d in active])
-        message = msg.alert_message(
-            model=model.name,
-            owner=model.owner,
-            mentions=model.alerts.mentions,
-            window=window,
-            status=worst([r.status for r in results] + [worst_status]),
-            entries=entries,
-            run_url=info.run_url,
-            report_url=info.report_url,
-        )
-        channel = route(settings, message.severity)
+        status = worst([r.status for r in results] + [worst_status])
+        notice = _notice(info, "alert", entries, status=str(status))
+        channel = route(settings, notice.severity)
         announced = sorted((_label(d.key), d.state.severity) for d in announce)
         key = idempotency_key("alert", model.name, window.as_dict(), announced)
         notifications.append(
             _new_notification(
-                info, "alert", key, message, sorted(_label(d.key) for d in active), channel=channel, parent=None
+                info, "alert", key, notice, sorted(_label(d.key) for d in active), channel=channel, parent=None
             )
         )
         for d in active:
@@ -326,29 +346,23 @@ def _compose(
     else:
         due = [d for d in active if d.category == "reminder"]
         for (channel, thread), group in _by_thread(due).items():
-            message = msg.reminder_message(
-                model=model.name,
-                window=window,
-                entries=[_entry(d, "ongoing") for d in group],
-                cooldown_text=_humanize(settings.cooldown),
-                run_url=info.run_url,
+            notice = _notice(
+                info, "reminder", [_entry(d, "ongoing") for d in group], cooldown=_humanize(settings.cooldown)
             )
             labels = sorted(_label(d.key) for d in group)
             key = idempotency_key("reminder", model.name, window.as_dict(), thread, labels)
             notifications.append(
-                _new_notification(info, "reminder", key, message, labels, channel=channel, parent=thread)
+                _new_notification(info, "reminder", key, notice, labels, channel=channel, parent=thread)
             )
             counts.reminded += len(group)
             for d in group:
                 final[d.key] = replace(d.state, notified_at=d.notified_at(now), notified_severity=d.state.severity)
     recovered = [d for d in decisions if d.category == "recovered"]
     for (channel, thread), group in _by_thread(recovered).items():
-        message = msg.recovered_message(
-            model=model.name, window=window, entries=[_entry(d, "recovered") for d in group], run_url=info.run_url
-        )
+        notice = _notice(info, "recovered", [_entry(d, "resolved") for d in group])
         labels = sorted(_label(d.key) for d in group)
         key = idempotency_key("recovered", model.name, window.as_dict(), thread, labels)
-        notifications.append(_new_notification(info, "recovered", key, message, labels, channel=channel, parent=thread))
+        notifications.append(_new_notification(info, "recovered", key, notice, labels, channel=channel, parent=thread))
     window_alerts: list[dict[str, Any]] = []
     for d in decisions:
         state = final[d.key]

@@ -10,14 +10,25 @@ report (the Airflow run when there is no report yet).
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
-from watchkeeper.results import CheckResult, Status, Window
+from watchkeeper.alerting.notice import BASELINE_KEYS, AlertEntry, Notice, _number, describe, sort_entries
+from watchkeeper.results import Status, Window
+
+__all__ = [
+    "BASELINE_KEYS",
+    "AlertEntry",
+    "Message",
+    "describe",
+    "render_notification_text",
+    "render_plain",
+    "render_slack",
+    "sort_entries",
+    "title_of",
+]
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
@@ -31,17 +42,6 @@ MAX_TOTAL_BLOCK_CHARS = 30_000
 MAX_ALERTS_SHOWN = 10
 #: Characters of a check's own message quoted under a finding.
 MESSAGE_CHARS = 240
-
-#: Keys of ``CheckResult.details`` that hold the value the metric is compared with, in order of preference.
-BASELINE_KEYS = (
-    "baseline",
-    "reference",
-    "reference_value",
-    "reference_mean",
-    "reference_rate",
-    "reference_share",
-    "expected",
-)
 
 _ICON = {
     Status.OK: ":white_check_mark:",
@@ -74,84 +74,6 @@ class Message:
             "plain": self.plain,
             "severity": self.severity,
         }
-
-
-@dataclass(frozen=True)
-class AlertEntry:
-    """One alert key as shown in a message, with its findings (dicts from :func:`describe`)."""
-
-    check: str
-    subject: str
-    #: Worst status of the findings (``warning``, ``critical``, ``error``; ``ok`` once recovered).
-    severity: str
-    #: ``new``, ``escalated``, ``ongoing`` or ``recovered``.
-    tag: str
-    findings: list[dict[str, Any]] = field(default_factory=list)
-    since: datetime | None = None
-    previous_severity: str | None = None
-
-    @property
-    def label(self) -> str:
-        """``check[subject]`` or ``check`` for model-wide alerts."""
-        return f"{self.check}[{self.subject}]" if self.subject else self.check
-
-    @property
-    def rank(self) -> tuple[int, float]:
-        """Sort key: severity, then the impact of the most severe findings."""
-        top = Status(self.severity).rank
-        impacts = [float(f.get("impact") or 0.0) for f in self.findings if Status(f.get("status", "ok")).rank == top]
-        return (top, max(impacts, default=0.0))
-
-
-# --------------------------------------------------------------------------- findings
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def _limit(result: CheckResult) -> float | None:
-    critical = _number(result.details.get("critical"))
-    if result.status is Status.CRITICAL and critical is not None:
-        return critical
-    return result.threshold
-
-
-def describe(result: CheckResult) -> dict[str, Any]:
-    """The numbers of a finding for a message: value, baseline, threshold crossed, change, impact.
-
-    The baseline is the first number among ``details`` keys :data:`BASELINE_KEYS`; the change is
-    ``details["change"]`` (relative, from a rule) or derived from value and baseline; the impact (used
-    to rank findings of equal severity) is how far the value is past its threshold, relatively.
-    """
-    value = result.value
-    limit = _limit(result)
-    baseline = next((b for k in BASELINE_KEYS if (b := _number(result.details.get(k))) is not None), None)
-    relative = _number(result.details.get("change"))
-    delta = value - baseline if value is not None and baseline is not None else None
-    if relative is None and delta is not None and baseline:
-        relative = delta / abs(baseline)
-    if value is not None and limit:
-        impact = abs(value - limit) / abs(limit)
-    elif relative is not None:
-        impact = abs(relative)
-    else:
-        impact = 0.0
-    return {
-        "check": result.check,
-        "metric": result.metric,
-        "subject": result.subject,
-        "status": str(result.status),
-        "value": value,
-        "threshold": limit,
-        "baseline": baseline,
-        "change": relative,
-        "delta": delta,
-        "impact": impact,
-        "message": result.message,
-    }
 
 
 def _is_share(metric: str) -> bool:
@@ -266,7 +188,7 @@ def _entry_section(entry: AlertEntry) -> str:
         "new": "*new*",
         "escalated": f"*escalated* from {entry.previous_severity}",
         "ongoing": f"ongoing since {entry.since:%Y-%m-%d}" if entry.since else "ongoing",
-        "recovered": f"recovered (was {entry.previous_severity})",
+        "resolved": f"recovered (was {entry.previous_severity})",
     }.get(entry.tag, entry.tag)
     subject = f"`{esc(entry.subject)}`" if entry.subject else "model-wide"
     lines = [f"{_ICON[status]} *{esc(entry.check)}* · {subject} — {tag}"]
@@ -279,7 +201,7 @@ def _entry_section(entry: AlertEntry) -> str:
 
 def _entry_plain(entry: AlertEntry) -> list[str]:
     status = Status(entry.severity)
-    tag = {"escalated": f"ESCALATED from {entry.previous_severity}", "recovered": "RECOVERED"}.get(
+    tag = {"escalated": f"ESCALATED from {entry.previous_severity}", "resolved": "RECOVERED"}.get(
         entry.tag, entry.tag.upper()
     )
     if entry.tag == "ongoing" and entry.since is not None:
@@ -360,11 +282,6 @@ def _short(entry: AlertEntry) -> str:
     finding = entry.findings[0] if entry.findings else {}
     metric = str(finding.get("metric", ""))
     return esc(f"{entry.label} {metric} {fmt(finding.get('value'), metric)}".strip())
-
-
-def sort_entries(entries: Iterable[AlertEntry]) -> list[AlertEntry]:
-    """Most severe first, then highest impact, then by label."""
-    return sorted(entries, key=lambda e: (-e.rank[0], -e.rank[1], e.label))
 
 
 # --------------------------------------------------------------------------- messages
@@ -494,6 +411,69 @@ def monitor_failed_message(
     return _done(f"{model}: monitoring failed in {task}", text, blocks, plain, "critical")
 
 
+def _legacy_message(notice: Notice) -> Message:
+    legacy = notice.legacy or {}
+    title = str(legacy.get("title") or f"{notice.model}: notification")
+    text = str(legacy.get("text") or legacy.get("plain") or title)
+    blocks = list(legacy.get("blocks") or [])
+    return Message(title, text, blocks, str(legacy.get("plain") or text), notice.severity)
+
+
+def render_slack(notice: Notice) -> Message:
+    """The notice as a Slack message: Block Kit, the escaped fallback ``text``, and its plain-text rendering."""
+    if notice.legacy is not None:
+        return _legacy_message(notice)
+    window = notice.window
+    if notice.kind == "monitor_failed" and notice.failure is not None:
+        return monitor_failed_message(
+            model=notice.model,
+            owner=notice.owner,
+            mentions=notice.mentions,
+            dag_id=notice.failure.dag_id,
+            task=notice.failure.task,
+            run_id=notice.failure.run_id,
+            error=notice.failure.error,
+            log_url=notice.log_url,
+            run_url=notice.run_url,
+        )
+    if window is None:
+        raise ValueError(f"a {notice.kind} notification of model {notice.model} has no window")
+    if notice.kind == "reminder":
+        return reminder_message(
+            model=notice.model,
+            window=window,
+            entries=notice.alerts,
+            cooldown_text=notice.cooldown or "the cooldown",
+            run_url=notice.run_url,
+        )
+    if notice.kind == "recovered":
+        return recovered_message(model=notice.model, window=window, entries=notice.alerts, run_url=notice.run_url)
+    return alert_message(
+        model=notice.model,
+        owner=notice.owner,
+        mentions=notice.mentions,
+        window=window,
+        status=Status(notice.status),
+        entries=notice.alerts,
+        run_url=notice.run_url,
+        report_url=notice.report_url,
+    )
+
+
+def render_plain(notice: Notice) -> str:
+    """The notice as plain text (task log, terminal, e-mail text part)."""
+    return render_slack(notice).plain
+
+
+def title_of(notice: Notice) -> str:
+    """One line saying what the notice is (e-mail subject, card title)."""
+    return render_slack(notice).title
+
+
+def _notice_of(payload: Mapping[str, Any], get: Any) -> Notice:
+    return Notice.from_json(payload, model=str(get("model") or ""), kind=str(get("kind") or "alert"))
+
+
 def render_notification_text(notification: Any) -> str:
     """A notification (a stored :class:`~watchkeeper.store.NotificationRow` or a JSONL record) as text.
 
@@ -501,8 +481,10 @@ def render_notification_text(notification: Any) -> str:
     """
     get = notification.get if isinstance(notification, Mapping) else lambda k, d=None: getattr(notification, k, d)
     payload = get("payload") or {}
-    plain = payload.get("plain") if isinstance(payload, Mapping) else None
-    plain = plain or get("plain") or get("text") or (payload.get("text") if isinstance(payload, Mapping) else "")
+    plain = get("plain")
+    if not plain and isinstance(payload, Mapping) and payload:
+        plain = render_plain(_notice_of(payload, get))
+    plain = plain or get("text") or ""
     channel = get("delivered_channel") or get("channel") or "(default channel)"
     thread = " · thread reply" if (get("parent_key") or get("thread")) else ""
     status = get("status")

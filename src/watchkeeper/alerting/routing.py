@@ -7,13 +7,13 @@ import os
 from datetime import UTC, datetime, time, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from watchkeeper.alerting.sinks.slack import CHANNEL_ENV
 from watchkeeper.config import AlertSettings, Severity
 from watchkeeper.results import Status
 
 log = logging.getLogger(__name__)
 
-#: Default Slack channel of every model without ``alerts.channel``.
-CHANNEL_ENV = "WATCHKEEPER_SLACK_CHANNEL"
+__all__ = ["CHANNEL_ENV", "in_quiet_hours", "is_alertable", "route", "severity_of"]
 
 
 def severity_of(status: Status | str) -> Severity:

@@ -1,13 +1,25 @@
-"""Config schema of alert routing and lifecycle."""
+"""Config schema of alert routing, sinks and lifecycle.
+
+``alerts.sinks`` is the union of the sinks registered in :mod:`watchkeeper.alerting.sinks` (each sink's
+fields live with its class; that package imports nothing heavy at module level).
+"""
 
 from __future__ import annotations
 
+import difflib
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from watchkeeper.alerting.sinks import SinkConfig, config_models, kinds
 from watchkeeper.config.common import Duration, Severity, _check_zone, _Model, parse_duration
+
+if TYPE_CHECKING:
+    SinkSpec = SinkConfig
+else:
+    #: One entry of ``alerts.sinks``: the registered sink configs, told apart by ``kind``.
+    SinkSpec = Annotated[Union[config_models()], Field(discriminator="kind")]  # noqa: UP007
 
 
 class QuietHours(_Model):
@@ -51,8 +63,54 @@ class AlertSettings(_Model):
     )
     severe_only: bool = Field(default=False, description="Only alert on critical findings.")
     quiet_hours: QuietHours | None = Field(default=None, description="Hold warnings back during these hours.")
+    sinks: list[SinkSpec] | None = Field(
+        default=None,
+        description="Where alerts go, each with its own severity floor, e.g. [{kind: slack, channel: '#fraud-ml'}, "
+        "{kind: pagerduty, min_severity: critical, conn_id: pagerduty_fraud}, {kind: email, to: [ml@example.com]}]. "
+        "Kinds: " + ", ".join(kinds()) + ". Credentials only from Airflow connections or environment variables. "
+        "Default: Slack (slack_conn_id / $WATCHKEEPER_SLACK_TOKEN / webhook) or the log, as chosen by the environment.",
+    )
 
     @field_validator("cooldown", mode="before")
     @classmethod
     def _parse_cooldown(cls, value: Any) -> timedelta:
         return parse_duration(value)
+
+    @field_validator("sinks", mode="before")
+    @classmethod
+    def _known_kinds(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        known = kinds()
+        for index, entry in enumerate(value):
+            if not isinstance(entry, dict):
+                raise ValueError(f"sinks[{index}] must be a mapping with a kind, e.g. {{kind: slack, channel: '#ml'}}")
+            kind = entry.get("kind")
+            if kind not in known:
+                close = difflib.get_close_matches(str(kind), known, n=1)
+                fix = f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(known)}"
+                what = "has no kind" if kind is None else f"kind {kind!r} is not a sink"
+                raise ValueError(f"sinks[{index}]: {what} -- {fix}")
+        return value
+
+    @model_validator(mode="after")
+    def _sinks_are_distinct(self) -> AlertSettings:
+        if self.sinks is None:
+            return self
+        if not self.sinks:
+            raise ValueError("sinks is empty -- list at least one sink, or remove sinks to use the default (Slack)")
+        seen: dict[str, int] = {}
+        for index, sink in enumerate(self.sinks):
+            key = sink.key
+            if key in seen:
+                raise ValueError(
+                    f"sinks[{index}] and sinks[{seen[key]}] are both {key!r} -- give one of them a distinct name"
+                )
+            seen[key] = index
+        legacy = [f for f in ("slack_conn_id", "webhook_conn_id") if getattr(self, f)]
+        if legacy:
+            raise ValueError(
+                f"{legacy[0]} applies to the default sink only, and sinks is set -- move it into the sink "
+                "(e.g. {kind: slack, conn_id: ...} or {kind: slack_webhook, conn_id: ...})"
+            )
+        return self

@@ -13,6 +13,12 @@ from sqlalchemy.orm import Session
 from watchkeeper.results import Window
 from watchkeeper.store.common import StoreBase, _copy_row, _in_window, _now, _serialize, _time_filter, to_jsonable
 from watchkeeper.store.schema import Alert, AlertState, Notification
+from watchkeeper.store.schema_alerting import Delivery
+
+#: Key of the default sink (a model without ``alerts.sinks``).
+DEFAULT_SINK = "default"
+#: Delivery statuses that end a delivery.
+_DONE = frozenset({"sent", "expired", "cancelled"})
 
 _ALERT_REQUIRED = frozenset({"check", "metric", "severity", "status"})
 _ALERT_OPTIONAL = frozenset({"subject", "message"})
@@ -121,6 +127,8 @@ class NotificationRow:
     ts: str | None = None
     delivered_channel: str | None = None
     id: int | None = None
+    #: Keys of the sinks it goes to (one ``outbox_delivery`` row each). Empty when queued: the default sink.
+    sinks: list[str] = field(default_factory=list)
 
     @property
     def window(self) -> Window | None:
@@ -128,6 +136,24 @@ class NotificationRow:
         if self.window_start is None or self.window_end is None:
             return None
         return Window(self.window_start, self.window_end)
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """One notification to one sink. Datetimes are aware UTC."""
+
+    id: int
+    notification_id: int
+    model: str
+    sink: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    ts: str | None
+    delivered_channel: str | None
 
 
 @dataclass(frozen=True)
@@ -143,7 +169,6 @@ class AlertingPlan:
     window: Window | None = None
     window_alerts: Sequence[Mapping[str, Any]] = field(default_factory=list)
     checks: frozenset[str] = frozenset()
-
 
 
 class AlertingRepository(StoreBase):
@@ -293,7 +318,7 @@ class AlertingRepository(StoreBase):
 
         def work(session: Session) -> NotificationRow | None:
             row = session.scalar(stmt)
-            return None if row is None else _notification_row(row)
+            return None if row is None else _notification_rows(session, [row])[0]
 
         return self._transact("read a notification", work, write=False)
 
@@ -319,7 +344,7 @@ class AlertingRepository(StoreBase):
         stmt = stmt.order_by(Notification.id)
         return self._transact(
             f"read notifications of model {model!r}",
-            lambda session: [_notification_row(n) for n in session.scalars(stmt)],
+            lambda session: _notification_rows(session, list(session.scalars(stmt))),
             write=False,
         )
 
@@ -373,6 +398,110 @@ class AlertingRepository(StoreBase):
         """Give up on a notification that could not be delivered before it expired (the caller reports it)."""
         self._update_notification(notification_id, {"status": "expired"}, "expire a notification")
 
+    # -- deliveries: one per (notification, sink) ----------------------------------------------------
+
+    def deliveries(
+        self, model: str, *, status: str | None = None, notification_key: str | None = None
+    ) -> list[tuple[NotificationRow, DeliveryRow]]:
+        """Deliveries of ``model`` with their notification, oldest notification first (then by sink).
+
+        ``status="pending"`` gives the delivery queue of every sink of the model.
+        """
+        stmt = select(Notification, Delivery).join(Delivery, Delivery.notification_id == Notification.id)
+        stmt = stmt.where(Delivery.model == model)
+        if status is not None:
+            stmt = stmt.where(Delivery.status == status)
+        if notification_key is not None:
+            stmt = stmt.where(Notification.idempotency_key == notification_key)
+        stmt = stmt.order_by(Notification.id, Delivery.id)
+
+        def work(session: Session) -> list[tuple[NotificationRow, DeliveryRow]]:
+            pairs = list(session.execute(stmt).tuples())
+            rows = {
+                n.id: r
+                for n, r in zip([n for n, _ in pairs], _notification_rows(session, [n for n, _ in pairs]), strict=True)
+            }
+            return [(rows[n.id], _delivery_row(d)) for n, d in pairs]
+
+        return self._transact(f"read the deliveries of model {model!r}", work, write=False)
+
+    def delivery(self, notification_key: str, sink: str) -> DeliveryRow | None:
+        """The delivery of the notification with this idempotency key to ``sink``, or None."""
+        stmt = (
+            select(Delivery)
+            .join(Notification, Delivery.notification_id == Notification.id)
+            .where(Notification.idempotency_key == notification_key, Delivery.sink == sink)
+        )
+
+        def work(session: Session) -> DeliveryRow | None:
+            row = session.scalar(stmt)
+            return None if row is None else _delivery_row(row)
+
+        return self._transact("read a delivery", work, write=False)
+
+    def claim_delivery(self, delivery_id: int, *, now: datetime, until: datetime) -> bool:
+        """Take a due pending delivery for sending; False when another process has it or it is not due.
+
+        Atomic: of concurrent dispatchers, exactly one gets True. A lease: the delivery is not due again
+        before ``until``, so a sender that dies mid-send delays it, never loses it.
+        """
+
+        def work(session: Session) -> bool:
+            claimed = session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, Delivery.status == "pending", Delivery.next_attempt_at <= now)
+                .values(next_attempt_at=until),
+                execution_options={"synchronize_session": False},
+            )
+            return bool(getattr(claimed, "rowcount", 0) == 1)
+
+        return self._transact("claim a delivery", work)
+
+    def mark_delivery_sent(
+        self, delivery_id: int, *, sink_name: str, ts: str | None, delivered_channel: str | None, at: datetime
+    ) -> None:
+        """Record a successful delivery (what the sink answered lets replies thread under it)."""
+
+        def work(session: Session) -> None:
+            delivery = session.get(Delivery, delivery_id)
+            if delivery is None:
+                return
+            delivery.status, delivery.sent_at, delivery.last_error = "sent", at, None
+            delivery.attempts = (delivery.attempts or 0) + 1
+            delivery.ts, delivery.delivered_channel = ts, delivered_channel
+            _refresh_outbox(session, delivery.notification_id, attempted=True, error=None, sent=(sink_name, delivery))
+
+        self._transact("mark a delivery sent", work)
+
+    def mark_delivery_failed(self, delivery_id: int, *, error: str, next_attempt_at: datetime) -> None:
+        """Record a failed attempt; the delivery stays pending until ``next_attempt_at`` at the earliest."""
+
+        def work(session: Session) -> None:
+            delivery = session.get(Delivery, delivery_id)
+            if delivery is None:
+                return
+            delivery.attempts = (delivery.attempts or 0) + 1
+            delivery.last_error, delivery.next_attempt_at = error[:2000], next_attempt_at
+            _refresh_outbox(session, delivery.notification_id, attempted=True, error=error[:2000], sent=None)
+
+        self._transact("record a failed delivery", work)
+
+    def close_delivery(self, delivery_id: int, *, status: str, error: str | None = None) -> None:
+        """End a delivery without sending it: ``expired`` (too old) or ``cancelled`` (sink removed)."""
+        if status not in {"expired", "cancelled"}:
+            raise ValueError(f"close_delivery: status must be 'expired' or 'cancelled', not {status!r}")
+
+        def work(session: Session) -> None:
+            delivery = session.get(Delivery, delivery_id)
+            if delivery is None:
+                return
+            delivery.status = status
+            if error:
+                delivery.last_error = error[:2000]
+            _refresh_outbox(session, delivery.notification_id, attempted=False, error=None, sent=None)
+
+        self._transact(f"mark a delivery {status}", work)
+
     def _update_notification(self, notification_id: int, values: Mapping[str, Any], action: str) -> None:
         def work(session: Session) -> None:
             session.execute(
@@ -381,7 +510,6 @@ class AlertingRepository(StoreBase):
             )
 
         self._transact(action, work)
-
 
 
 def _normalize_alerts(model: str, alerts: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str, str], dict[str, str]]:
@@ -448,21 +576,89 @@ def _insert_notification(session: Session, notification: NotificationRow) -> tup
     """The stored row for the notification's idempotency key, and whether it was inserted just now."""
     existing = session.scalar(select(Notification).where(Notification.idempotency_key == notification.idempotency_key))
     if existing is not None:
-        return _notification_row(existing), False
-    values = {f.name: getattr(notification, f.name) for f in fields(notification) if f.name != "id"}
+        return _notification_rows(session, [existing])[0], False
+    values = {f.name: getattr(notification, f.name) for f in fields(notification) if f.name not in {"id", "sinks"}}
     values["payload"] = to_jsonable(values["payload"])
     values["alert_keys"] = to_jsonable(values["alert_keys"])
     row = Notification(**values)
     session.add(row)
     session.flush()
-    return _notification_row(row), True
+    sinks = list(dict.fromkeys(notification.sinks)) or ([DEFAULT_SINK] if notification.status == "pending" else [])
+    for sink in sinks:
+        session.add(
+            Delivery(
+                notification_id=row.id,
+                model=row.model,
+                sink=sink,
+                status="pending" if row.status == "pending" else row.status,
+                attempts=0,
+                created_at=row.created_at,
+                next_attempt_at=row.next_attempt_at,
+            )
+        )
+    session.flush()
+    return _copy_row(NotificationRow, row, sinks=sinks), True
 
 
 def _alert_state_row(a: AlertState) -> AlertStateRow:
     return _copy_row(AlertStateRow, a)
 
 
-def _notification_row(n: Notification) -> NotificationRow:
-    return _copy_row(NotificationRow, n)
+def _notification_rows(session: Session, rows: Sequence[Notification]) -> list[NotificationRow]:
+    ids = [n.id for n in rows]
+    sinks: dict[int, list[str]] = {i: [] for i in ids}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        stmt = select(Delivery.notification_id, Delivery.sink).where(Delivery.notification_id.in_(chunk))
+        for notification_id, sink in session.execute(stmt.order_by(Delivery.id)):
+            sinks[notification_id].append(sink)
+    return [_copy_row(NotificationRow, n, sinks=sinks[n.id]) for n in rows]
 
 
+def _delivery_row(d: Delivery) -> DeliveryRow:
+    return _copy_row(DeliveryRow, d)
+
+
+def _refresh_outbox(
+    session: Session,
+    notification_id: int,
+    *,
+    attempted: bool,
+    error: str | None,
+    sent: tuple[str, Delivery] | None,
+) -> None:
+    """Keep the outbox row's summary in step with its deliveries (status, attempts, sinks, first ts)."""
+    row = session.get(Notification, notification_id)
+    if row is None:
+        return
+    session.flush()
+    states = list(
+        session.execute(
+            select(Delivery.status, Delivery.next_attempt_at).where(Delivery.notification_id == notification_id)
+        )
+    )
+    statuses = [status for status, _ in states]
+    due = [when for status, when in states if status == "pending"]
+    if due:
+        row.next_attempt_at = min(due)
+    if attempted:
+        row.attempts = (row.attempts or 0) + 1
+    if error is not None:
+        row.last_error = error
+    if sent is not None:
+        name, delivery = sent
+        names = [n for n in (row.sink or "").split(",") if n]
+        if name not in names:
+            row.sink = ",".join([*names, name])
+        if row.ts is None and delivery.ts and len(delivery.ts) <= 255:
+            row.ts = delivery.ts
+        row.delivered_channel = row.delivered_channel or delivery.delivered_channel
+        row.sent_at = delivery.sent_at
+    if "pending" in statuses:
+        row.status = "pending"
+    elif "expired" in statuses:
+        row.status = "expired"
+    elif statuses:
+        row.status = "sent"
+        if not any(s == "pending" for s in statuses) and error is None:
+            row.last_error = None

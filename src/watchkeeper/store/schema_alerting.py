@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ForeignKey,
     Index,
     Integer,
     String,
@@ -106,9 +107,11 @@ class Notification(Base):
     parent_key: Mapped[str | None] = mapped_column(String(96))
     #: Alert keys ``check[subject]`` the message is about.
     alert_keys: Mapped[list[Any]]
-    #: ``title``, ``text`` (plain-text fallback), ``blocks`` (Block Kit) and ``plain`` (terminal rendering).
+    #: The structured notification (``watchkeeper.alerting.notice.Notice.to_json``, version 2): what happened,
+    #: never one service's format. Each sink renders it when it sends.
     payload: Mapped[dict[str, Any]]
-    #: ``pending``, ``sent`` or ``expired``.
+    #: ``pending`` (a delivery is pending), ``sent`` (every delivery done), ``expired`` (one expired) or
+    #: ``skipped`` (no sink takes it, e.g. below every sink's floor).
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -116,8 +119,39 @@ class Notification(Base):
     next_attempt_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
-    #: Name of the sink that delivered it (``slack``, ``webhook``, ``log``).
-    sink: Mapped[str | None] = mapped_column(String(32))
-    #: Slack message ts (the thread id of replies) and the channel id Slack answered with.
-    ts: Mapped[str | None] = mapped_column(String(64))
+    #: Sinks that delivered it, comma-separated (``slack``, ``pagerduty,email``...); per sink: ``outbox_delivery``.
+    sink: Mapped[str | None] = mapped_column(String)
+    #: What the first sink answered (Slack ts...) and the channel id it answered with.
+    ts: Mapped[str | None] = mapped_column(String(255))
+    delivered_channel: Mapped[str | None] = mapped_column(String)
+
+
+class Delivery(Base):
+    """One notification to one sink: delivered exactly once per sink, retried until sent or expired.
+
+    Written with its notification (same transaction) for the sinks that take it; each sink's deliveries
+    are walked on their own, so a sink that is down never holds back another.
+    """
+
+    __tablename__ = "outbox_delivery"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "sink", name="uq_outbox_delivery_notification_sink"),
+        Index("ix_outbox_delivery_model_status", "model", "status", "notification_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notification_id: Mapped[int] = mapped_column(Integer, ForeignKey("outbox.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String)
+    #: The sink's key (``SinkConfig.key``, e.g. ``pagerduty:pd_fraud``; ``default`` without ``alerts.sinks``).
+    sink: Mapped[str] = mapped_column(String(200))
+    #: ``pending``, ``sent``, ``expired`` or ``cancelled`` (the sink was removed from the YAML).
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    #: What the sink answered that replies thread under (Slack ts, e-mail Message-ID, PagerDuty dedup key).
+    ts: Mapped[str | None] = mapped_column(String(255))
     delivered_channel: Mapped[str | None] = mapped_column(String)

@@ -18,6 +18,8 @@ from watchkeeper.alerting import (
     read_notifications,
     render_notification_text,
 )
+from watchkeeper.alerting.messages import Message, render_slack
+from watchkeeper.alerting.outbox import notice_of
 from watchkeeper.config import LoadedConfig
 from watchkeeper.reporting import alert_file
 from watchkeeper.results import CheckResult, Status, Window
@@ -60,6 +62,11 @@ def run(config: LoadedConfig, store: MetricStore, day: int, results: list[CheckR
     )
 
 
+def rendered(note: NotificationRow) -> Message:
+    """The Slack rendering of a stored notification (what a sink renders at send time)."""
+    return render_slack(notice_of(note))
+
+
 def sent(store: MetricStore, day: int | None = None) -> list[NotificationRow]:
     rows = store.notifications("fraud", window=window(day) if day is not None else None)
     assert all(n.status == "sent" and n.sink == "log" for n in rows)
@@ -93,11 +100,23 @@ def test_new_findings_make_one_consolidated_message(config_factory: ConfigFactor
         "expired": 0,
         "failed_attempts": 0,
         "errors": [],
+        "sinks": {"default": {"kind": "log", "sent": 1, "failed": 0, "errors": []}},
     }
     (note,) = sent(store)
+    # the outbox holds what happened, not a message: model, window, severity, keys with events and findings
+    assert note.payload["version"] == 2 and "blocks" not in note.payload
+    assert (note.payload["kind"], note.payload["severity"], note.payload["status"]) == ("alert", "critical", "critical")
+    assert [(a["label"], a["event"], a["severity"]) for a in note.payload["alerts"]] == [
+        ("drift[amount]", "new", "critical"),
+        ("service", "new", "critical"),
+        ("quality[amount]", "new", "warning"),
+    ]
+    drift = note.payload["alerts"][0]["findings"][0]
+    assert (drift["metric"], drift["value"], drift["threshold"]) == ("psi", 0.4, 0.25)
+    assert note.payload["links"] == {"run": "http://airflow/runs/0"} and note.sinks == ["default"]
     assert (note.kind, note.channel, note.parent_key, note.run_id) == ("alert", "#ml", None, "scheduled__0")
     assert note.alert_keys == ["drift[amount]", "quality[amount]", "service"]  # p95 and p99: one alert
-    assert note.payload["text"].startswith("fraud CRITICAL: drift[amount] psi 0.4; service latency_p95_ms 700")
+    assert rendered(note).text.startswith("fraud CRITICAL: drift[amount] psi 0.4; service latency_p95_ms 700")
     states = {s.key: s for s in store.alert_states("fraud")}
     assert {k: (s.state, s.severity, s.thread_key) for k, s in states.items()} == {
         ("drift", "amount"): ("open", "critical", note.idempotency_key),
@@ -114,7 +133,7 @@ def test_new_findings_make_one_consolidated_message(config_factory: ConfigFactor
     }
     # without Slack: one JSONL record with the same message, readable as text
     (record,) = read_notifications("fraud", window(0))
-    assert record["key"] == note.idempotency_key and record["blocks"] == note.payload["blocks"]
+    assert record["key"] == note.idempotency_key and record["blocks"] == rendered(note).blocks
     assert render_notification_text(record).splitlines()[0] == "[alert → #ml]"
     assert render_notification_text(list_notifications("fraud", window(0), store=store)[0]).startswith(
         "[alert → #ml · sent]\nfraud: CRITICAL"
@@ -130,7 +149,7 @@ def test_ongoing_alerts_reply_at_most_once_per_cooldown(config_factory: ConfigFa
     assert (summary["ongoing"], summary["reminded"], summary["notifications"]) == (1, 1, 1)
     (reminder,) = sent(store, 2)
     assert (reminder.kind, reminder.parent_key, reminder.channel) == ("reminder", parent.idempotency_key, "#ml")
-    assert "still failing" in reminder.payload["plain"] and "ongoing since 2026-10-01" in reminder.payload["plain"]
+    assert "still failing" in rendered(reminder).plain and "ongoing since 2026-10-01" in rendered(reminder).plain
     assert run(config, store, 3, [DRIFT])["notifications"] == 0  # 24 h after the reminder: quiet again
     (state,) = store.alert_states("fraud")
     assert (state.state, state.notified_at, state.thread_key) == ("ongoing", at(2), parent.idempotency_key)
@@ -147,7 +166,7 @@ def test_escalation_posts_at_once_and_recovery_replies_in_its_thread(
     assert (summary["escalated"], summary["notifications"]) == (1, 1)
     (escalated,) = sent(store, 1)
     assert (escalated.kind, escalated.channel, escalated.parent_key) == ("alert", "#oncall", None)
-    assert "ESCALATED from warning" in escalated.payload["plain"]
+    assert "ESCALATED from warning" in rendered(escalated).plain
     summary = run(config, store, 2, [ok("quality", "missing_share", "amount")])
     assert (summary["resolved"], summary["notifications"]) == (1, 1)
     (recovered,) = sent(store, 2)
@@ -156,9 +175,7 @@ def test_escalation_posts_at_once_and_recovery_replies_in_its_thread(
         escalated.idempotency_key,
         "#oncall",
     )
-    assert (
-        "RECOVERED" in recovered.payload["plain"] and "missing_share 1% (threshold 50%)" in recovered.payload["plain"]
-    )
+    assert "RECOVERED" in rendered(recovered).plain and "missing_share 1% (threshold 50%)" in rendered(recovered).plain
     (state,) = store.alert_states("fraud")
     assert (state.state, state.resolved_at) == ("resolved", at(2))
     assert {a.status for a in store.alerts("fraud", window=window(2))} == {"resolved"}
@@ -167,7 +184,7 @@ def test_escalation_posts_at_once_and_recovery_replies_in_its_thread(
     summary = run(config, store, 4, [MISSING_WARN])
     assert (summary["opened"], summary["notifications"]) == (1, 1)
     (reopened,) = sent(store, 4)
-    assert reopened.kind == "alert" and "NEW" in reopened.payload["plain"]
+    assert reopened.kind == "alert" and "NEW" in rendered(reopened).plain
 
 
 def test_a_new_alert_repeats_the_ongoing_ones_in_one_message(config_factory: ConfigFactory, store: MetricStore) -> None:
@@ -177,7 +194,7 @@ def test_a_new_alert_repeats_the_ongoing_ones_in_one_message(config_factory: Con
     run(config, store, 1, [DRIFT, P95])
     (second,) = sent(store, 1)
     assert second.alert_keys == ["drift[amount]", "service"]
-    assert "ongoing since 2026-10-01" in second.payload["plain"] and "NEW" in second.payload["plain"]
+    assert "ongoing since 2026-10-01" in rendered(second).plain and "NEW" in rendered(second).plain
     # both keys now live in the thread of the newest message
     assert {s.thread_key for s in store.alert_states("fraud")} == {second.idempotency_key}
     run(config, store, 2, [ok("drift", "psi", "amount"), P95])
@@ -195,7 +212,7 @@ def test_quiet_hours_hold_warnings_but_not_criticals(config_factory: ConfigFacto
     summary = run(config, store, 1, [MISSING_WARN], now=window(1).end + timedelta(hours=9))  # 09:00: announce
     assert summary["notifications"] == 1
     (note,) = sent(store, 1)
-    assert note.kind == "alert" and "NEW" in note.payload["plain"]
+    assert note.kind == "alert" and "NEW" in rendered(note).plain
     # a critical at night goes out, and lists the held warning with it
     summary = run(config, store, 2, [MISSING_WARN, DRIFT], now=window(2).end + timedelta(hours=3))
     assert summary["notifications"] == 1
@@ -259,7 +276,7 @@ def test_other_check_families_leave_monitor_alerts_alone(config_factory: ConfigF
     assert (summary["opened"], summary["resolved"], summary["notifications"]) == (1, 0, 1)
     note = sent(store, 0)[-1]
     assert note.alert_keys == ["performance"]
-    assert "auc 0.71 · baseline 0.9 · threshold 0.8 · change -21% (-0.19)" in note.payload["plain"]
+    assert "auc 0.71 · baseline 0.9 · threshold 0.8 · change -21% (-0.19)" in rendered(note).plain
     assert {s.key: s.state for s in store.alert_states("fraud")} == {
         ("drift", "amount"): "open",
         ("performance", ""): "open",
@@ -282,7 +299,7 @@ def test_a_crashed_check_result_alerts_as_critical(config_factory: ConfigFactory
     crashed = result("drift", "psi", "amount", None, Status.ERROR, message="drift failed: ValueError: boom")
     run(config, store, 0, [crashed])
     (note,) = sent(store, 0)
-    assert note.channel == "#oncall" and "ERR" in note.payload["plain"] and "boom" in note.payload["plain"]
+    assert note.channel == "#oncall" and "ERR" in rendered(note).plain and "boom" in rendered(note).plain
 
 
 def test_monitor_failures_thread_by_run_and_are_not_repeated(config_factory: ConfigFactory, store: MetricStore) -> None:
@@ -302,9 +319,13 @@ def test_monitor_failures_thread_by_run_and_are_not_repeated(config_factory: Con
     assert first["sent"] and second["sent"] and not again["sent"]
     rows = store.notifications("fraud", kind="monitor_failed")
     assert [(n.channel, n.parent_key) for n in rows] == [("#oncall", None), ("#oncall", rows[0].idempotency_key)]
-    assert (
-        "MONITORING FAILED" in rows[0].payload["plain"] and "Task log: http://airflow/log" in rows[0].payload["plain"]
-    )
+    assert "MONITORING FAILED" in rendered(rows[0]).plain and "Task log: http://airflow/log" in rendered(rows[0]).plain
+    assert rows[0].payload["failure"] == {
+        "dag_id": "monitor__fraud",
+        "task": "check[drift]",
+        "run_id": "scheduled__0",
+        "error": "SourceError: no file",
+    }
     assert len(read_notifications("fraud")) == 2
 
 

@@ -165,7 +165,7 @@ def test_reminder_recovered_and_failure_messages_validate() -> None:
     recovered = m.recovered_message(
         model="fraud",
         window=W1,
-        entries=[m.AlertEntry("drift", "amount", "ok", "recovered", [m.describe(ok)], previous_severity="critical")],
+        entries=[m.AlertEntry("drift", "amount", "ok", "resolved", [m.describe(ok)], previous_severity="critical")],
         run_url=None,
     )
     validate(recovered.blocks)

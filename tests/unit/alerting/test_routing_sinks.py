@@ -8,13 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from watchkeeper.alerting.routing import in_quiet_hours, is_alertable, route, severity_of
-from watchkeeper.alerting.sinks import (
-    LogSink,
-    SlackBotSink,
-    SlackWebhookSink,
-    resolve_sink,
-    sink_class,
-)
+from watchkeeper.alerting.sinks import sink_class
+from watchkeeper.alerting.sinks.default import resolve_default_sink as resolve_sink
+from watchkeeper.alerting.sinks.log import LogSink
+from watchkeeper.alerting.sinks.slack import SlackBotSink, SlackWebhookSink
 from watchkeeper.config import AlertSettings, LoadedConfig, QuietHours, Severity
 from watchkeeper.exceptions import AlertDeliveryError, UnknownNameError
 from watchkeeper.results import Status
@@ -68,7 +65,11 @@ def test_quiet_hours_with_an_unknown_zone_fall_back_to_utc(caplog: pytest.LogCap
 
 def test_sink_registry_lists_names_on_a_typo() -> None:
     assert sink_class("slack") is SlackBotSink
-    with pytest.raises(UnknownNameError, match=r"No alert sink named 'slak'\. Available sinks: slack, webhook, log"):
+    message = (
+        r"No alert sink named 'slak'\. Available sinks: email, log, pagerduty, slack, slack_webhook, teams, webhook "
+        r"-- did you mean 'slack'\?"
+    )
+    with pytest.raises(UnknownNameError, match=message):
         sink_class("slak")
 
 
@@ -88,8 +89,13 @@ def test_sink_resolution_order(monkeypatch: pytest.MonkeyPatch, config_factory: 
 
     monkeypatch.setenv("WATCHKEEPER_ALERT_SINK", "log")
     assert isinstance(resolve_sink(settings, "fraud"), LogSink)
+    monkeypatch.setenv("WATCHKEEPER_ALERT_SINK", "webhook")  # the old name of the Slack webhook still works
+    assert isinstance(resolve_sink(settings, "fraud"), SlackWebhookSink)
     monkeypatch.setenv("WATCHKEEPER_ALERT_SINK", "pager")
-    with pytest.raises(UnknownNameError, match="Available sinks: slack, webhook, log"):
+    with pytest.raises(UnknownNameError, match="Available sinks: email, log, pagerduty"):
+        resolve_sink(settings, "fraud")
+    monkeypatch.setenv("WATCHKEEPER_ALERT_SINK", "pagerduty")  # needs alerts.sinks: the YAML says where
+    with pytest.raises(AlertDeliveryError, match="use alerts.sinks in the model's YAML for pagerduty"):
         resolve_sink(settings, "fraud")
 
 

@@ -10,35 +10,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from watchkeeper.alerting.lifecycle import DEFAULT_TTL, Counts, RunInfo, idempotency_key, plan_window
-from watchkeeper.alerting.messages import monitor_failed_message
-from watchkeeper.alerting.outbox import deliver
+from watchkeeper.alerting.notice import Failure, Notice
+from watchkeeper.alerting.outbox import DeliveryReport, deliver
 from watchkeeper.alerting.routing import route
-from watchkeeper.alerting.sinks import DeliveryFailure, Sink, resolve_sink
+from watchkeeper.alerting.sinks import DeliveryFailure, SendContext
+from watchkeeper.alerting.sinkset import SinkRemovedError, SinkSet
 from watchkeeper.config import AlertSettings, LoadedConfig, Severity
 from watchkeeper.exceptions import AlertDeliveryError, StoreError
 from watchkeeper.results import CheckResult, Window
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from watchkeeper.store import AlertingPlan, AlertStateRow, MetricStore, NotificationRow
 
 log = logging.getLogger(__name__)
 
 
-def _sink(settings: AlertSettings, model: str) -> tuple[Sink | None, str | None]:
-    try:
-        return resolve_sink(settings, model), None
-    except AlertDeliveryError as exc:
-        log.error("model=%s: alerts cannot be delivered: %s", model, exc)
-        return None, str(exc)
-
-
-def _router(settings: AlertSettings) -> Callable[[NotificationRow], str | None]:
-    def channel_for(n: NotificationRow) -> str | None:
-        return route(settings, str(n.payload.get("severity") or Severity.CRITICAL))
-
-    return channel_for
+def _sink_names(sinks: SinkSet) -> str | None:
+    """The kinds the model's sinks resolve to now, e.g. ``slack`` or ``slack,pagerduty`` (None: none works)."""
+    kinds = [kind for kind in sinks.describe().values() if not kind.startswith("error:")]
+    return ",".join(dict.fromkeys(kinds)) or None
 
 
 def dispatch(
@@ -68,9 +58,8 @@ def dispatch(
     """
     now = now or datetime.now(UTC)
     model = config.model
-    sink, sink_error = _sink(model.alerts, model.name)
-    channel_for = _router(model.alerts)
-    flushed = deliver(store, model.name, sink, now=now, channel_for=channel_for, sink_error=sink_error)
+    sinks = SinkSet(model.alerts, model.name)
+    flushed = deliver(store, model.name, sinks, now=now)
     info = RunInfo(model, window, run_id, dag_id, now, run_url, report_url)
     decided: list[Counts] = []
 
@@ -81,23 +70,14 @@ def dispatch(
 
     queued = store.apply_alerting(model.name, decide)
     counts = decided[-1]
-    report = flushed
-    if not flushed.stopped:
-        report = flushed.merge(
-            deliver(store, model.name, sink, now=now, channel_for=channel_for, sink_error=sink_error)
-        )
-    pending = store.notifications(model.name, status="pending")
+    report = flushed.merge(deliver(store, model.name, sinks, now=now, skip=flushed.stopped))
     summary: dict[str, Any] = {
         "model": model.name,
         "window": window.as_dict(),
-        "sink": sink.name if sink is not None else None,
+        "sink": _sink_names(sinks),
         **counts.as_dict(),
         "notifications": len(queued),
-        "sent": len(report.sent),
-        "pending": len(pending),
-        "expired": len(report.expired),
-        "failed_attempts": report.failed,
-        "errors": report.errors,
+        **_delivery_summary(store, model.name, report),
     }
     log.info(
         "model=%s window=%s run=%s alerting: %s", model.name, window.start.isoformat(), run_id, json.dumps(summary)
@@ -105,6 +85,22 @@ def dispatch(
     if raise_on_failure and report.errors:
         raise AlertDeliveryError(_failure_text(model.name, summary), summary)
     return summary
+
+
+def _delivery_summary(store: MetricStore, model: str, report: DeliveryReport) -> dict[str, Any]:
+    pending = store.notifications(model, status="pending")
+    out: dict[str, Any] = {
+        "sent": len(report.sent),
+        "pending": len(pending),
+        "expired": len(report.expired),
+        "failed_attempts": report.failed,
+        "errors": report.errors,
+    }
+    if report.cancelled:
+        out["cancelled"] = len(report.cancelled)
+    if report.sinks:
+        out["sinks"] = report.sinks
+    return out
 
 
 def _failure_text(model: str, summary: dict[str, Any]) -> str:
@@ -136,33 +132,36 @@ def notify_monitor_failure(
     now = now or datetime.now(UTC)
     settings = config.model.alerts if config is not None else AlertSettings()
     owner = config.model.owner if config is not None else ""
-    message = monitor_failed_message(
+    notice = Notice(
+        kind="monitor_failed",
         model=model,
+        severity=str(Severity.CRITICAL),
         owner=owner,
-        mentions=settings.mentions,
-        dag_id=dag_id,
-        task=task_id,
-        run_id=run_id,
-        error=error,
-        log_url=log_url,
-        run_url=run_url,
+        mentions=tuple(settings.mentions),
+        failure=Failure(
+            dag_id=dag_id, task=task_id, run_id=run_id, error=error.strip() or "unknown error (see the task log)"
+        ),
+        links={k: v for k, v in {"run": run_url, "log": log_url}.items() if v},
     )
     from watchkeeper.store import NotificationRow
 
+    sinks = SinkSet(settings, model)
+    targets = sinks.targets(notice)
     notification = NotificationRow(
         idempotency_key=idempotency_key("monitor_failed", model, dag_id, run_id, task_id, try_number),
         model=model,
         kind="monitor_failed",
-        payload=message.payload(),
+        payload=notice.to_json(),
         created_at=now,
         expires_at=now + DEFAULT_TTL,
         next_attempt_at=now,
         channel=route(settings, Severity.CRITICAL),
         run_id=run_id,
+        status="pending" if targets else "skipped",
+        sinks=targets,
     )
     log.error("monitoring failed: model=%s dag=%s task=%s run=%s: %s", model, dag_id, task_id, run_id, error)
-    sink, sink_error = _sink(settings, model)
-    summary: dict[str, Any] = {"model": model, "key": notification.idempotency_key, "sink": sink.name if sink else None}
+    summary: dict[str, Any] = {"model": model, "key": notification.idempotency_key, "sink": _sink_names(sinks)}
     try:
         if store is None:
             from watchkeeper.store import MetricStore
@@ -170,16 +169,17 @@ def notify_monitor_failure(
             store = MetricStore()
             store.migrate()
         stored = store.enqueue_notification(notification, thread_by_run=True)
-        report = deliver(store, model, sink, now=now, channel_for=_router(settings), sink_error=sink_error)
+        report = deliver(store, model, sinks, now=now)
+        sent = [s for s in report.sent if s.startswith(f"{stored.idempotency_key}@")]
         summary.update(
-            sent=stored.idempotency_key in report.sent,
+            sent=bool(sent) and len(sent) == len(stored.sinks),
             pending=len(store.notifications(model, status="pending")),
             errors=report.errors,
         )
         if not summary["sent"]:
             _keep(notification, dag_id, task_id, error, "not delivered yet; kept in the outbox")
     except StoreError as exc:
-        summary.update(sent=_send_directly(sink, notification), pending=0, errors=[str(exc)])
+        summary.update(sent=_send_directly(sinks, notification), pending=0, errors=[str(exc)])
         if not summary["sent"]:
             _keep(notification, dag_id, task_id, error, f"metric store unavailable: {exc}")
     except Exception as exc:  # a failure callback must never raise
@@ -189,18 +189,21 @@ def notify_monitor_failure(
     return summary
 
 
-def _send_directly(sink: Sink | None, notification: NotificationRow) -> bool:
-    if sink is None:
-        return False
-    try:
-        sink.send(notification, channel=notification.channel, thread_ts=None)
-    except DeliveryFailure as failure:
-        log.error(
-            "model=%s: monitoring-failed message not delivered: %s", notification.model, sink.redact(str(failure))
-        )
-        return False
-    log.warning("model=%s: monitoring-failed message sent via %s without the outbox", notification.model, sink.name)
-    return True
+def _send_directly(sinks: SinkSet, notification: NotificationRow) -> bool:
+    """Without the store: straight to every sink that takes it; True when all of them took it."""
+    notice = Notice.from_json(notification.payload, model=notification.model, kind=notification.kind)
+    ctx = SendContext(key=notification.idempotency_key, model=notification.model, channel=notification.channel)
+    delivered = bool(notification.sinks)
+    for key in notification.sinks:
+        try:
+            sink = sinks.get(key)
+            sink.send(notice, ctx)
+        except (AlertDeliveryError, SinkRemovedError, DeliveryFailure) as failure:
+            log.error("model=%s: monitoring-failed message not delivered to %s: %s", notification.model, key, failure)
+            delivered = False
+            continue
+        log.warning("model=%s: monitoring-failed message sent via %s without the outbox", notification.model, key)
+    return delivered
 
 
 def _keep(notification: NotificationRow, dag_id: str, task_id: str, error: str, note: str) -> None:
@@ -216,13 +219,19 @@ def _keep(notification: NotificationRow, dag_id: str, task_id: str, error: str, 
         "error": error,
         "note": note,
         "key": notification.idempotency_key,
-        "plain": notification.payload.get("plain"),
+        "plain": _plain(notification),
         "at": notification.created_at.isoformat(),
     }
     try:
         append_record(record)
     except OSError:
         log.exception("model=%s: cannot write the alert file", notification.model)
+
+
+def _plain(notification: NotificationRow) -> str:
+    from watchkeeper.alerting.messages import render_plain
+
+    return render_plain(Notice.from_json(notification.payload, model=notification.model, kind=notification.kind))
 
 
 def list_notifications(

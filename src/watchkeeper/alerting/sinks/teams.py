@@ -1,0 +1,208 @@
+"""Microsoft Teams incoming webhook (or a Power Automate "post to a channel when a webhook request is received"
+flow): an Adaptive Card per notification.
+
+The card has the title, the window, one block per alert key (severity, lifecycle event, each finding's
+value, baseline, threshold and change, the check's message) and buttons to the report, the Airflow run
+and the task log. Teams reads card text as Markdown: every text from the data is Markdown-escaped, so a
+category value such as ``[click](http://evil)`` or ``**x**`` shows as typed. No threads: recoveries and
+reminders are standalone cards. The URL is a secret: it comes from an Airflow connection (``conn_id``,
+the URL as password) or an environment variable (``url_env``) and never appears in an error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, model_validator
+
+from watchkeeper.alerting.messages import MAX_ALERTS_SHOWN, numbers_line, sort_entries, title_of
+from watchkeeper.alerting.sinks import http
+from watchkeeper.alerting.sinks.base import (
+    Delivered,
+    DeliveryFailure,
+    SendContext,
+    Sink,
+    SinkConfig,
+    extra_of,
+    require_connection,
+    require_env,
+    timeout_of,
+)
+from watchkeeper.exceptions import AlertDeliveryError
+
+if TYPE_CHECKING:
+    from watchkeeper.alerting.notice import AlertEntry, Notice
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+_COLOR = {"critical": "attention", "error": "attention", "warning": "warning", "ok": "good"}
+MESSAGE_CHARS = 400
+
+
+def md(text: object) -> str:
+    """Text from the data, Markdown-escaped for a card's TextBlock."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
+
+
+def _text(text: str, **kw: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, **kw}
+
+
+def _entry_block(entry: AlertEntry) -> dict[str, Any]:
+    event = {"escalated": f"escalated from {entry.previous_severity}", "resolved": "recovered"}.get(
+        entry.tag, entry.tag
+    )
+    items: list[dict[str, Any]] = [
+        _text(
+            f"**{md(entry.severity.upper())}** {md(entry.label)} · {md(event)}",
+            color=_COLOR.get(entry.severity, "default"),
+        )
+    ]
+    for finding in entry.findings:
+        items.append(_text(md(numbers_line(finding)), spacing="None", isSubtle=False))
+        if finding.get("message"):
+            items.append(
+                _text(md(str(finding["message"])[:MESSAGE_CHARS]), spacing="None", isSubtle=True, size="Small")
+            )
+    return {"type": "Container", "items": items, "separator": True}
+
+
+def card(notice: Notice) -> dict[str, Any]:
+    """The Adaptive Card (1.4) of a notice."""
+    title = title_of(notice)
+    body: list[dict[str, Any]] = [
+        _text(md(title), size="Medium", weight="Bolder", color=_COLOR.get(notice.severity, "default"))
+    ]
+    if notice.window is not None:
+        body.append(
+            _text(
+                md(f"Window {notice.window.start:%Y-%m-%d %H:%M} → {notice.window.end:%Y-%m-%d %H:%M} UTC"),
+                isSubtle=True,
+            )
+        )
+    entries = sort_entries(list(notice.alerts))
+    body += [_entry_block(e) for e in entries[:MAX_ALERTS_SHOWN]]
+    hidden = len(entries) - MAX_ALERTS_SHOWN
+    if hidden > 0:
+        body.append(_text(f"… and {hidden} more alert{'s' if hidden != 1 else ''} — see the report", isSubtle=True))
+    if notice.failure is not None:
+        failure = notice.failure
+        body.append(
+            _text(
+                md(f"DAG {failure.dag_id} · task {failure.task} · run {failure.run_id}")
+                + "\n\nThe checks of this run did not complete: no alert does not mean healthy."
+            )
+        )
+        body.append(_text(md(failure.error[:2000]), fontType="Monospace", size="Small"))
+    if notice.owner:
+        body.append(_text(f"Owner: {md(notice.owner)}", isSubtle=True, size="Small"))
+    actions = [
+        {"type": "Action.OpenUrl", "title": label, "url": url}
+        for label, url in (("Report", notice.report_url), ("Airflow run", notice.run_url), ("Task log", notice.log_url))
+        if url
+    ]
+    content: dict[str, Any] = {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": "1.4",
+        "body": body,
+        "msteams": {"width": "Full"},
+    }
+    if actions:
+        content["actions"] = actions
+    return {
+        "type": "message",
+        "attachments": [
+            {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": content}
+        ],
+    }
+
+
+class TeamsConfig(SinkConfig):
+    """Microsoft Teams: an incoming webhook or a Workflows webhook URL."""
+
+    kind: Literal["teams"] = "teams"
+    conn_id: str | None = Field(default=None, description="Airflow connection with the webhook URL as its password.")
+    url_env: str | None = Field(default=None, description="Environment variable with the webhook URL.")
+
+    @model_validator(mode="after")
+    def _one_url(self) -> TeamsConfig:
+        if bool(self.conn_id) == bool(self.url_env):
+            raise ValueError("give the webhook URL through exactly one of conn_id or url_env -- never in the YAML")
+        return self
+
+    def target(self) -> str:
+        """The connection or variable."""
+        return self.conn_id or self.url_env or ""
+
+    def connection_ids(self) -> list[tuple[str, str]]:
+        """The connection with the URL."""
+        return [("conn_id", self.conn_id)] if self.conn_id else []
+
+    def env_vars(self) -> list[tuple[str, str]]:
+        """The URL's variable."""
+        return [("url_env", self.url_env)] if self.url_env else []
+
+
+def url_from_connection(conn: Any) -> str | None:
+    """A webhook URL kept in a connection: the password, or host + password as the path."""
+    secret = str(conn.password or "").strip()
+    if secret.startswith(("http://", "https://")):
+        return secret
+    host = str(conn.host or "").strip().rstrip("/")
+    if host:
+        base = host if host.startswith(("http://", "https://")) else f"https://{host}"
+        return f"{base}/{secret.lstrip('/')}" if secret else base
+    return None
+
+
+class TeamsSink(Sink):
+    """Microsoft Teams webhook: one Adaptive Card per notification."""
+
+    kind = "teams"
+    config = TeamsConfig
+
+    def __init__(self, url: str, *, source: str, timeout: float) -> None:
+        self._url = url
+        self.source = source
+        self.timeout = timeout
+
+    @classmethod
+    def from_config(cls, config: Any, *, model: str, default_channel: str | None) -> TeamsSink:
+        """The URL from the connection or the variable."""
+        if config.conn_id:
+            conn = require_connection(config.conn_id, model, "alerts.sinks[teams].conn_id", "password: the webhook URL")
+            url = url_from_connection(conn)
+            if not url:
+                raise AlertDeliveryError(
+                    f"Airflow connection {config.conn_id!r} holds no webhook URL -- put the Teams webhook URL in "
+                    "its password"
+                )
+            return cls(url, source=f"Airflow connection {config.conn_id!r}", timeout=timeout_of(extra_of(conn)))
+        url = require_env(config.url_env, model, "alerts.sinks[teams].url_env", "the Teams webhook URL")
+        return cls(url, source=f"${config.url_env}", timeout=timeout_of({}))
+
+    def secrets(self) -> list[str]:
+        path = self._url.split("://", 1)[-1].partition("/")[2]
+        return [self._url, path]
+
+    def send(self, notice: Notice, ctx: SendContext) -> Delivered:
+        body = json.dumps(card(notice)).encode()
+        answer = http.post_json(
+            self._url,
+            body,
+            headers={},
+            timeout=self.timeout,
+            target=f"the Teams webhook ({self.source})",
+            redact=self.redact,
+        )
+        if answer.status >= 400:
+            raise DeliveryFailure(
+                f"the Teams webhook from the {self.source} answered HTTP {answer.status} "
+                f"({self.redact(answer.body.strip()[:200])}) -- the webhook was deleted or its URL is wrong: create a "
+                f"new one and put its URL in the {self.source}; the notification stays in the outbox",
+                kind="refused",
+                stop=True,
+            )
+        return Delivered(ts=None, channel=None)
