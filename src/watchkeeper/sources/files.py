@@ -36,10 +36,15 @@ class FileKind(SourceKind):
     label: str = "file"
 
     def files(self, request: ScanRequest) -> list[str]:
-        """The files to open for the request: those whose partition meets the window."""
+        """The files to open for the request: those whose partition meets the window.
+
+        Only a timestamped read (the prediction log) prunes: a read without a timestamp column, such as
+        the labels of a window, may find its rows in any partition (labels arrive later).
+        """
         source = request.source
         assert isinstance(source, CsvSource | ParquetSource)
-        return files_in_window(source, request.base, request.window, request.timezone)
+        window = request.window if request.timestamp else None
+        return files_in_window(source, request.base, window, request.timezone)
 
     def fingerprint(self, source: AnySource, base: Path) -> str | None:
         assert isinstance(source, CsvSource | ParquetSource)

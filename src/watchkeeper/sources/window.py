@@ -39,7 +39,8 @@ class WindowScan(ScanRecord):
         log_cfg = config.model.predictions
         self.config = config
         self.window = window
-        self.wanted: list[str] = list(dict.fromkeys([log_cfg.timestamp, *(columns or log_cfg.columns())]))
+        asked = log_cfg.columns() if columns is None else columns
+        self.wanted: list[str] = list(dict.fromkeys([log_cfg.timestamp, *asked]))
         self.request = ScanRequest(
             source=log_cfg.source,
             base=config.base_dir,

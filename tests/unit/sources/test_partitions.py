@@ -175,3 +175,16 @@ def test_folders_outside_the_window_are_not_even_listed(tmp_path: Path, monkeypa
     monkeypatch.setattr("watchkeeper.sources.partitions.os.scandir", spy)
     scan_all(config(tmp_path, {"kind": "parquet", "path": "log/*/*/*.parquet"}), DAY)
     assert "date=2026-10-04" not in listed and "date=2026-10-05" in listed
+
+
+def test_reads_without_a_timestamp_never_prune(tmp_path: Path) -> None:
+    # labels of the 10-05 predictions may arrive in a later partition: reading them must see every file
+    from watchkeeper.sources import reader_for
+
+    (tmp_path / "labels").mkdir()
+    for day in (5, 8):
+        labels = pd.DataFrame({"id": [f"p{day}"], "label": [1]})
+        labels.to_parquet(tmp_path / "labels" / f"date=2026-10-{day:02d}.parquet")
+    source = config(tmp_path, {"kind": "parquet", "path": "labels/*.parquet"}).model.reference.source
+    got = reader_for("parquet").read(source, tmp_path, None, DAY)
+    assert got["id"].tolist() == ["p5", "p8"]
