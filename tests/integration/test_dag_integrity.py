@@ -38,14 +38,12 @@ def test_project_dags_import_without_errors() -> None:
     assert bag.import_errors == {}
     assert "monitor__demo_fraud" in bag.dag_ids
     dag = bag.dags["monitor__demo_fraud"]
-    assert set(dag.task_ids) == {"baseline", "check", "report"}
+    assert Path(dag.fileloc).name == "shard_12_of_16.py"  # crc32("demo_fraud") % 16
+    assert {"baseline", "check", "report"} <= set(dag.task_ids)  # the DAG's own shape: tests/unit/airflow
     assert {"watchkeeper", "model:demo_fraud"} <= set(dag.tags)
     assert "```yaml" in dag.doc_md and "name: demo_fraud" in dag.doc_md
-    # one mapped instance per check family, after the baseline; the report waits for all of them
     check = dag.get_task("check")
-    assert check.upstream_task_ids == {"baseline"}
     assert check.op_kwargs_expand_input.value["family"] == ["quality", "drift", "prediction", "service"]
-    assert dag.get_task("report").upstream_task_ids == {"check"}
     # an interval timetable: every run has a data window
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
     perf = bag.dags["performance__demo_fraud"]
@@ -258,3 +256,25 @@ def test_models_are_spread_over_shard_files_and_a_missing_shard_is_reported(tmp_
     assert f"the DAGs of {len(lost)} model(s) are not built ({', '.join(lost)})" in error.doc_md
     assert "restore it with `watchkeeper dag-files" in error.doc_md
     assert f"monitor__{lost[0]}" not in bag.dag_ids
+
+
+def test_an_empty_shard_imports_nothing_but_the_shard_gate(tmp_path: Path) -> None:
+    from watchkeeper.config import shard_of
+
+    folder = dag_folder(tmp_path, {"demo_fraud.yaml": demo_config()})
+    empty = next(i for i in range(16) if i != shard_of("demo_fraud", 16))
+    code = (
+        "import json, sys\nfrom airflow.dag_processing.dagbag import DagBag\n"
+        "bag = DagBag(dag_folder=sys.argv[1])\n"
+        "print(json.dumps({'dags': sorted(bag.dag_ids), 'errors': len(bag.import_errors),"
+        " 'modules': sorted(m for m in sys.modules if m.startswith('watchkeeper'))}))"
+    )
+    for index, expect_dags in ((empty, []), (shard_of("demo_fraud", 16), ["monitor__demo_fraud"])):
+        shard = folder / "watchkeeper_shards" / f"shard_{index:02d}_of_16.py"
+        out = subprocess.run([sys.executable, "-c", code, str(shard)], capture_output=True, text=True, check=True)
+        data = json.loads(out.stdout.strip().splitlines()[-1])
+        assert data["errors"] == 0
+        if not expect_dags:
+            assert data == {"dags": [], "errors": 0, "modules": ["watchkeeper", "watchkeeper.sharding"]}
+        else:
+            assert set(expect_dags) <= set(data["dags"]) and "watchkeeper.config" in data["modules"]

@@ -13,7 +13,6 @@ connection lookups.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import zlib
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from watchkeeper.airflow.performance_dag import build_performance_dag
 from watchkeeper.config import LoadedConfig, config_paths, load_config, load_configs, shard_of
 from watchkeeper.exceptions import ConfigError
 from watchkeeper.settings import strict_mode
+from watchkeeper.sharding import missing_shards
 
 log = logging.getLogger(__name__)
 
@@ -195,15 +195,8 @@ def missing_shard_dags(dag_file: Path, folder: Path, shard: Shard) -> dict[str, 
     Only the lowest-numbered shard file present reports, so each missing shard is reported once.
     """
     count = shard[1]
-    try:
-        names = os.listdir(dag_file.parent)
-    except OSError:
-        return {}
-    present = {i for i in range(count) if shard_file_name(i, count) in names}
-    if not present or min(present) != shard[0]:
-        return {}
     dags = {}
-    for index in sorted(set(range(count)) - present):
+    for index in missing_shards(dag_file, count):
         models = [p.stem for p in config_paths(folder, (index, count))]
         if not models:
             continue

@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import os
-import zlib
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,11 @@ from watchkeeper.config.messages import format_errors
 from watchkeeper.config.model import LoadedConfig, ModelConfig
 from watchkeeper.config.reading import load_yaml, read_text
 from watchkeeper.exceptions import ConfigError
+from watchkeeper.sharding import SUFFIXES, config_names, shard_of
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = (".yaml", ".yml")
+__all__ = ["config_paths", "duplicate_errors", "find_config", "load_config", "load_configs", "parse_config", "shard_of"]
 
 
 def parse_config(path: Path, text: str, cache: _YamlCache | None = None) -> LoadedConfig:
@@ -126,22 +126,9 @@ def load_config(path: str | Path, cache: _YamlCache | None = None) -> LoadedConf
         ) from exc
 
 
-def shard_of(model: str, shards: int) -> int:
-    """The shard (0 .. shards-1) a model name belongs to: a stable hash, the same in every process."""
-    return zlib.crc32(model.encode("utf-8")) % shards
-
-
 def config_paths(folder: Path, shard: tuple[int, int] | None = None) -> list[Path]:
     """Config files in ``folder`` (``*.yaml`` and ``*.yml``), sorted; with ``shard=(i, n)`` only shard i of n."""
-    try:
-        names = sorted(os.listdir(folder))
-    except OSError:
-        return []
-    paths = [folder / n for n in names if n.endswith(SUFFIXES) and not n.startswith(".")]
-    if shard is not None:
-        index, count = shard
-        paths = [p for p in paths if shard_of(p.stem, count) == index]
-    return paths
+    return [folder / name for name in config_names(folder, shard)]
 
 
 def _files_of(folder: Path, model: str) -> list[Path]:
