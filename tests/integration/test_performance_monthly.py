@@ -5,7 +5,6 @@ monitor's estimate, and adds one non-overlapping point per month to the trend hi
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +16,6 @@ import yaml
 
 from watchkeeper.results import Window
 
-ROOT = Path(__file__).resolve().parents[2]
 MODEL = "monthly_churn"
 pytestmark = pytest.mark.airflow
 
@@ -47,6 +45,13 @@ def rows(n: int, start: str, end: str, seed: int) -> pd.DataFrame:
         }
     )
 
+
+DAG_FILE = """from pathlib import Path
+
+from watchkeeper.airflow.dag_builder import register
+
+register(globals(), Path(__file__).parent / "models")
+"""
 
 CONFIG = {
     "name": MODEL,
@@ -82,7 +87,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, di
     home = tmp_path_factory.mktemp("monthly-home")
     dags = home / "dags"
     (dags / "models").mkdir(parents=True)
-    shutil.copy(ROOT / "dags" / "watchkeeper_dags.py", dags / "watchkeeper_dags.py")
+    (dags / "watchkeeper_dags.py").write_text(DAG_FILE)
     (dags / "models" / f"{MODEL}.yaml").write_text(yaml.safe_dump(CONFIG))
     data = home / "data"
     (data / "log").mkdir(parents=True)
@@ -156,5 +161,8 @@ def test_monthly_performance_scores_exactly_the_monitor_months(
     # one trend point per month, none overlapping: April's detector saw exactly March and April
     (trend,) = store.metrics(MODEL, window=month(2026, 4), check="performance", metric="accuracy_trend")
     assert trend.details["windows"] == 2
+    # a year of reference by month: the noise comes from 12 calendar-month chunks, judged from the first window
+    assert trend.details["standardised_from"] == "reference" and trend.details["chunks"] == 12
+    assert trend.status.name == "OK"
     windows = sorted(every_performance_window, key=lambda w: w.start)
     assert all(a.end <= b.start for a, b in zip(windows, windows[1:], strict=False))
