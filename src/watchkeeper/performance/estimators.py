@@ -22,6 +22,7 @@ Entry points::
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -74,6 +75,15 @@ class Estimator:
 
     def merge(self, other: Estimator) -> None:
         """Add the state of another estimator of the same window and baseline."""
+        raise NotImplementedError
+
+    def fresh(self) -> Estimator:
+        """An estimator with the same fitted model and an empty state (cheap: nothing is re-read)."""
+        new = copy.copy(self)
+        new._reset()
+        return new
+
+    def _reset(self) -> None:
         raise NotImplementedError
 
     def estimates(self) -> dict[str, float | None]:
@@ -163,6 +173,10 @@ class BinaryEstimator(Estimator):
         assert isinstance(other, BinaryEstimator)
         self.acc.merge(other.acc)
 
+    def _reset(self) -> None:
+        a = self.acc
+        self.acc = BinaryAccumulator(a.calibrator, a.edges, positive_label=a.positive_label, threshold=a.threshold)
+
     def estimates(self) -> dict[str, float | None]:
         return self.acc.estimates()
 
@@ -239,6 +253,9 @@ class MulticlassEstimator(Estimator):
         assert isinstance(other, MulticlassEstimator)
         self.acc.merge(other.acc)
 
+    def _reset(self) -> None:
+        self.acc = MulticlassAccumulator(self.calibrator)
+
     def estimates(self) -> dict[str, float | None]:
         return self.acc.estimates()
 
@@ -306,6 +323,9 @@ class RegressionEstimator(Estimator):
         assert isinstance(other, RegressionEstimator)
         self.acc.merge(other.acc)
 
+    def _reset(self) -> None:
+        self.acc = RegressionAccumulator(self.model)
+
     def estimates(self) -> dict[str, float | None]:
         return self.acc.estimates()
 
@@ -344,6 +364,9 @@ class SkippedEstimator(Estimator):
         return None
 
     def merge(self, other: Estimator) -> None:
+        return None
+
+    def _reset(self) -> None:
         return None
 
     def estimates(self) -> dict[str, float | None]:
