@@ -54,7 +54,7 @@ def _check_address(value: str) -> str:
 class EmailConfig(SinkConfig):
     """E-mail through an Airflow SMTP connection."""
 
-    kind: Literal["email"] = "email"
+    kind: Literal["email"] = Field(default="email", description="Which sink: email.")
     to: list[str] = Field(min_length=1, description="Recipients, e.g. ['ml-team@example.com'].")
     cc: list[str] = Field(default_factory=list, description="Copy recipients.")
     conn_id: str = Field(

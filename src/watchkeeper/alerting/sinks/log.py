@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class LogConfig(SinkConfig):
     """The task log and ``$WATCHKEEPER_HOME/alerts.jsonl`` (or another file)."""
 
-    kind: Literal["log"] = "log"
+    kind: Literal["log"] = Field(default="log", description="Which sink: log.")
     path: str | None = Field(default=None, description="JSONL file (default: $WATCHKEEPER_HOME/alerts.jsonl).")
 
     def target(self) -> str:

@@ -51,7 +51,7 @@ _SEVERITY = {"critical": "critical", "error": "critical", "warning": "warning"}
 class PagerDutyConfig(SinkConfig):
     """PagerDuty Events API v2 (an Events API v2 integration of a service)."""
 
-    kind: Literal["pagerduty"] = "pagerduty"
+    kind: Literal["pagerduty"] = Field(default="pagerduty", description="Which sink: pagerduty.")
     conn_id: str | None = Field(
         default=None, description="Airflow connection with the integration (routing) key as its password."
     )

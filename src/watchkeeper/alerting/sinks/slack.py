@@ -130,7 +130,7 @@ def _fix(source: str) -> str:
 class SlackConfig(SinkConfig):
     """A Slack app's bot token: messages in a channel, replies in their threads."""
 
-    kind: Literal["slack"] = "slack"
+    kind: Literal["slack"] = Field(default="slack", description="Which sink: slack.")
     channel: str | None = Field(
         default=None,
         description="Channel, e.g. '#fraud-ml' (default: alerts.severity_channels / alerts.channel / "
@@ -276,7 +276,7 @@ class SlackBotSink(Sink):
 class SlackWebhookConfig(SinkConfig):
     """A Slack incoming webhook: one fixed channel, no threads (replies are posted as standalone messages)."""
 
-    kind: Literal["slack_webhook"] = "slack_webhook"
+    kind: Literal["slack_webhook"] = Field(default="slack_webhook", description="Which sink: slack_webhook.")
     conn_id: str | None = Field(
         default=None,
         description="Airflow connection with the webhook URL as its password (or host + path as password).",

@@ -122,7 +122,7 @@ def card(notice: Notice) -> dict[str, Any]:
 class TeamsConfig(SinkConfig):
     """Microsoft Teams: an incoming webhook or a Workflows webhook URL."""
 
-    kind: Literal["teams"] = "teams"
+    kind: Literal["teams"] = Field(default="teams", description="Which sink: teams.")
     conn_id: str | None = Field(default=None, description="Airflow connection with the webhook URL as its password.")
     url_env: str | None = Field(default=None, description="Environment variable with the webhook URL.")
 

@@ -65,7 +65,7 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str, *, max_age_
 class WebhookConfig(SinkConfig):
     """Any HTTP endpoint: the structured notification as JSON, signed with HMAC-SHA256."""
 
-    kind: Literal["webhook"] = "webhook"
+    kind: Literal["webhook"] = Field(default="webhook", description="Which sink: webhook.")
     conn_id: str | None = Field(
         default=None,
         description="Airflow connection: the URL as password (or host + path), the signing secret in the "

@@ -19,6 +19,7 @@ Create Date: 2026-11-30
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC
 from typing import Any
 
 import sqlalchemy as sa
@@ -72,7 +73,10 @@ _delivery = sa.table(
 
 
 def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
+    """ISO 8601 with offset; SQLite gives naive datetimes, which the store writes in UTC."""
+    if value is None:
+        return None
+    return str((value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat())
 
 
 def structured(row: Any) -> dict[str, Any]:
