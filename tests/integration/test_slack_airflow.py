@@ -1,8 +1,9 @@
 """A broken monitor alerts through real Airflow: ``airflow dags test`` of a model whose prediction log is
 missing, with the Slack connection pointed at the local Slack server by ``AIRFLOW_CONN_SLACK_API_DEFAULT``.
 
-Every mapped ``check`` task raises; the task-level failure callback posts "monitoring failed" (the first
-one top-level, the others in its thread), through the outbox, and the token appears nowhere on disk.
+The ``profile`` task (the one pass over the window) raises; the task-level failure callback posts
+"monitoring failed" through the outbox, routed as critical, and the token appears nowhere on disk. (Later
+failures of the same run reply in its thread: tests/unit/alerting/test_lifecycle.py.)
 """
 
 from __future__ import annotations
@@ -96,13 +97,10 @@ def test_the_failure_callback_posts_monitoring_failed_to_slack(broken_run: Outco
     slack = broken_run.slack
     assert {r.path for r in slack.requests} == {"/api/chat.postMessage"}
     assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in slack.requests)
-    (first,) = slack.top_level()
-    replies = slack.thread(first.ts)
-    assert len(replies) == 3  # one message per run; the other failed check tasks reply in its thread
+    (first,) = slack.top_level()  # one message per DAG run; other failures of the run would reply in its thread
+    assert slack.thread(first.ts) == []
     assert first.channel == "C0ONCALL"  # routed as critical
-    tasks = sorted(m.text.split(" FAILED in monitor__broken_source.")[1].split(" ")[0] for m in [first, *replies])
-    assert tasks == ["check[drift]", "check[prediction]", "check[quality]", "check[service]"]
-    assert first.text.startswith("Monitoring of broken_source FAILED in monitor__broken_source.check[")
+    assert first.text.startswith("Monitoring of broken_source FAILED in monitor__broken_source.profile")
     assert "SourceError: no parquet file matches" in first.text and first.text.endswith("cc <!here>")
     assert first.blocks is not None
     for block in first.blocks:
@@ -111,7 +109,7 @@ def test_the_failure_callback_posts_monitoring_failed_to_slack(broken_run: Outco
         parsed.validate_json()
     context = " ".join(e["text"] for e in first.blocks[-1]["elements"])
     assert "<http://airflow.example/dags/monitor__broken_source/runs/manual__" in context
-    assert "/tasks/check/mapped/" in context and "|Task log>" in context
+    assert "/tasks/profile" in context and "|Task log>" in context
 
 
 def test_failures_go_through_the_outbox_and_the_token_stays_secret(broken_run: Outcome) -> None:
@@ -119,8 +117,8 @@ def test_failures_go_through_the_outbox_and_the_token_stays_secret(broken_run: O
 
     store = MetricStore(f"sqlite:///{broken_run.home / 'watchkeeper.db'}")
     rows = store.notifications("broken_source")
-    assert [(n.kind, n.status, n.sink) for n in rows] == [("monitor_failed", "sent", "slack")] * 4
-    assert [n.parent_key for n in rows[1:]] == [rows[0].idempotency_key] * 3
+    assert [(n.kind, n.status, n.sink, n.sinks) for n in rows] == [("monitor_failed", "sent", "slack", ["default"])]
+    assert rows[0].payload["failure"]["task"] == "profile" and rows[0].payload["version"] == 2
     assert TOKEN not in broken_run.log
     for path in broken_run.home.rglob("*"):
         if path.is_file():
