@@ -30,6 +30,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PASSWORD = "wk-test-password"
+SCRAPER_TOKEN = "scraper-0123456789abcdef0123456789abcdef"
 USERS = {"admin": "admin", "viewer": "viewer", "carol": "viewer", "nobody": ""}
 #: Generous: the machine may be busy (CI runs many things at once); nothing here may depend on a quiet machine.
 HTTP_TIMEOUT_S = 120
@@ -124,6 +125,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
             "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
             "WATCHKEEPER_TEST_DAG_ACCESS": json.dumps({"carol": ["monitor__churn"]}),
+            "WATCHKEEPER_METRICS_TOKEN": SCRAPER_TOKEN,
             "WATCHKEEPER_HOME": str(home),
             "WATCHKEEPER_CONFIG_DIR": str(ROOT / "dags" / "models"),
             "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
@@ -243,6 +245,33 @@ def test_each_user_sees_the_models_whose_dags_airflow_lets_them_read(
     # where the DAG exists, Airflow's own answer is the same as ours
     airflow_dag = request(f"{server}/api/v2/dags/monitor__demo_fraud", token=token)[0]
     assert airflow_dag == (200 if models is not None and "demo_fraud" in models else 403)
+
+
+def _models_in(exposition: str) -> set[str]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        s.labels["model"]
+        for family in text_string_to_metric_families(exposition)
+        for s in family.samples
+        if "model" in s.labels
+    }
+
+
+def test_prometheus_metrics_for_a_scraper_token_and_for_users(server: str) -> None:
+    code, headers, body = request(f"{server}/watchkeeper/api/metrics", token=SCRAPER_TOKEN)
+    assert code == 200 and headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert _models_in(body) == {"demo_fraud", "churn"}
+    assert 'watchkeeper_model_status{model="demo_fraud"}' in body
+    # the scraper's token is read-only and reads the metrics only
+    code, _, body = request(f"{server}/watchkeeper/api/models", token=SCRAPER_TOKEN)
+    assert code == 403 and "only reads /watchkeeper/api/metrics" in body
+    assert request(f"{server}/api/v2/dags", token=SCRAPER_TOKEN)[0] in {401, 403}  # not an Airflow credential
+    # Airflow users see the metrics of the models they may read, like every other route
+    code, _, body = request(f"{server}/watchkeeper/api/metrics", token=login(server, "carol"))
+    assert code == 200 and _models_in(body) == {"churn"}
+    assert request(f"{server}/watchkeeper/api/metrics", token=login(server, "nobody"))[0] == 403
+    assert request(f"{server}/watchkeeper/api/metrics")[0] == 401
 
 
 def launch(pw: Any) -> Any:

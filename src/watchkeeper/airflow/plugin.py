@@ -11,6 +11,10 @@ for models whose DAGs (``monitor__<model>``, ``performance__<model>``) Airflow's
 user read, checked exactly as Airflow's ``/api/v2/dags/{dag_id}`` checks them; a user who may read no
 DAG at all gets 403 where Airflow's ``/api/v2/dags`` answers 403.
 
+**A read-only token for a scraper.** Airflow's JWTs expire; a Prometheus scraper instead sends the static
+token of ``$WATCHKEEPER_METRICS_TOKEN`` (at least 24 characters) as ``Authorization: Bearer``: it reads
+``/watchkeeper/api/metrics`` for every model, and is refused (403) anywhere else.
+
 **Cheap everywhere, warm in the API server.** Airflow imports plugins in every process (workers too), so
 this module imports nothing heavy, and ``fastapi_apps`` is only built when read -- which only the API
 server (and ``airflow plugins``) do. The API server enters the app's lifespan at startup, and that is
@@ -21,8 +25,10 @@ request pays nothing extra.
 from __future__ import annotations
 
 import functools
+import hmac
 import json
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Collection, MutableMapping
 from contextlib import asynccontextmanager
@@ -34,6 +40,11 @@ log = logging.getLogger(__name__)
 
 URL_PREFIX = "/watchkeeper"
 COOKIE = "_token"  # airflow.api_fastapi.auth.managers.base_auth_manager.COOKIE_NAME_JWT_TOKEN
+#: A static read-only bearer token for a Prometheus scraper: it reads ``/api/metrics`` (every model) and nothing else.
+METRICS_TOKEN_ENV = "WATCHKEEPER_METRICS_TOKEN"
+#: Shortest scraper token accepted (a shorter one is ignored, with an error in the log).
+METRICS_TOKEN_MIN_CHARS = 24
+METRICS_PATH = "/api/metrics"
 #: DAG ids per query when looking up the teams of DAGs (multi-team Airflow).
 _IDS_PER_QUERY = 500
 
@@ -101,11 +112,34 @@ def _back_to(scope: Scope) -> str:
     return f"{path}?{query}" if query else path
 
 
-def _is_api(scope: Scope) -> bool:
+def _below(scope: Scope) -> str:
+    """The path below the plugin's mount point."""
     root = str(scope.get("root_path") or "")
     path = str(scope.get("path") or "")
-    below = path[len(root) :] if root and path.startswith(root) else path
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def _is_api(scope: Scope) -> bool:
+    below = _below(scope)
     return below.startswith("/api/") or below == "/api"
+
+
+class _Scraper:
+    """The holder of the metrics token (not an Airflow user)."""
+
+
+def _scraper_token() -> str | None:
+    token = os.environ.get(METRICS_TOKEN_ENV, "").strip()
+    if not token:
+        return None
+    if len(token) < METRICS_TOKEN_MIN_CHARS:
+        log.error(
+            "%s is shorter than %d characters and is ignored -- use a long random value, e.g. `openssl rand -hex 32`",
+            METRICS_TOKEN_ENV,
+            METRICS_TOKEN_MIN_CHARS,
+        )
+        return None
+    return token
 
 
 class AuthGate:
@@ -139,13 +173,16 @@ class AuthGate:
         if scope["type"] == "http":
             user, problem = await self._authenticate(scope)
             if problem is not None:
-                await self._deny(scope, send, problem)
+                await self._deny(scope, send, problem, status=403 if isinstance(user, _Scraper) else 401)
                 return
-            from airflow.api_fastapi.app import get_auth_manager
+            from watchkeeper.ui.access import ACCESS_SCOPE_KEY, OnlyModels
 
-            from watchkeeper.ui.access import ACCESS_SCOPE_KEY
+            if isinstance(user, _Scraper):
+                scope[ACCESS_SCOPE_KEY] = OnlyModels(None, who="the metrics scraper")
+            else:
+                from airflow.api_fastapi.app import get_auth_manager
 
-            scope[ACCESS_SCOPE_KEY] = AirflowAccess(user, get_auth_manager())
+                scope[ACCESS_SCOPE_KEY] = AirflowAccess(user, get_auth_manager())
         await self.app()(scope, receive, send)
 
     @staticmethod
@@ -158,6 +195,11 @@ class AuthGate:
         token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE)
         if not token:
             return None, "not authenticated"
+        scraper = _scraper_token()
+        if scraper is not None and hmac.compare_digest(token.encode(), scraper.encode()):
+            if _below(scope) == METRICS_PATH and scope.get("method", "GET") in {"GET", "HEAD"}:
+                return _Scraper(), None
+            return _Scraper(), f"the {METRICS_TOKEN_ENV} token only reads {URL_PREFIX}{METRICS_PATH}"
         try:
             from airflow.api_fastapi.app import get_auth_manager
 
@@ -166,11 +208,13 @@ class AuthGate:
             return None, f"invalid token ({type(exc).__name__})"
 
     @staticmethod
-    async def _deny(scope: Scope, send: Any, reason: str) -> None:
-        if _is_api(scope):
+    async def _deny(scope: Scope, send: Any, reason: str, *, status: int = 401) -> None:
+        if status == 403:
+            body = json.dumps({"detail": f"Forbidden: {reason}"})
+            headers = [(b"content-type", b"application/json")]
+        elif _is_api(scope):
             body = json.dumps({"detail": f"{reason}: log in to Airflow or send 'Authorization: Bearer <JWT>'"})
             headers = [(b"content-type", b"application/json")]
-            status = 401
         else:
             target = _back_to(scope)
             try:

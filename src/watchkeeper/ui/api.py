@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from watchkeeper.report.run_report import load_window
 from watchkeeper.store.store import to_jsonable
@@ -68,6 +68,13 @@ def router(ctx: UIContext) -> APIRouter:
         if ctx.resolve(model) is not None:
             return None
         return json_response({"detail": f"unknown model {model!r}", "known_models": ctx.known(access).models}, 404)
+
+    @api.get("/metrics", response_class=PlainTextResponse)
+    def api_prometheus(request: Request) -> Response:
+        """Model health in the Prometheus text format (see ``metrics.py``)."""
+        from watchkeeper.ui import metrics
+
+        return PlainTextResponse(metrics.render(ctx, access_of(request.scope)), media_type=metrics.CONTENT_TYPE)
 
     @api.get("/models")
     def api_models(request: Request) -> Response:

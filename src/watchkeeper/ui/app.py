@@ -6,7 +6,8 @@ link is relative. Routes (``pages.py``, ``api.py``):
 - ``GET /``: overview of every model the viewer may read (configs and stored models), broken configs listed;
 - ``GET /models/{model}``: one model's health, charts and history;
 - ``GET /models/{model}/report?start=ISO&end=ISO``: the run report (latest window by default);
-- ``GET /api/models``, ``/api/models/{model}/metrics``, ``/windows/latest``, ``/alerts``, ``/retraining``.
+- ``GET /api/models``, ``/api/models/{model}/metrics``, ``/windows/latest``, ``/alerts``, ``/retraining``;
+- ``GET /api/metrics``: model health in the Prometheus text format (``metrics.py``).
 
 Who may see which model is decided by the :class:`~watchkeeper.ui.access.Access` that the mounting layer
 puts into the request scope (see ``access.py``); the app itself is Airflow-free.

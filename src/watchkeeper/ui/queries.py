@@ -246,3 +246,91 @@ def model_exists(store: MetricStore, model: str) -> bool:
         return False
 
     return _read(store, f"look up model {model!r}", work)
+
+
+@dataclass(frozen=True)
+class LatestRow:
+    """One stored result, as the metrics endpoint needs it."""
+
+    model: str
+    window: Window
+    check: str
+    metric: str
+    subject: str
+    value: float | None
+    threshold: float | None
+    status: str
+    details: dict[str, Any]
+
+
+def rows_of_windows(
+    store: MetricStore, windows: dict[str, Window], *, checks: Sequence[str] | None = None, model_wide: bool = False
+) -> dict[str, list[LatestRow]]:
+    """The stored results of one window per model (e.g. the latest), grouped by window (one query per group)."""
+    groups: dict[Window, list[str]] = defaultdict(list)
+    for model, window in windows.items():
+        groups[window].append(model)
+    out: dict[str, list[LatestRow]] = defaultdict(list)
+    columns = (
+        Metric.model,
+        Metric.check,
+        Metric.metric,
+        Metric.subject,
+        Metric.value,
+        Metric.threshold,
+        Metric.status,
+        Metric.details,
+    )
+    for window, models in groups.items():
+        for chunk in _chunks(sorted(models)):
+            stmt = select(*columns).where(
+                Metric.model.in_(chunk), Metric.window_start == window.start, Metric.window_end == window.end
+            )
+            if checks is not None:
+                stmt = stmt.where(Metric.check.in_(list(checks)))
+            if model_wide:
+                stmt = stmt.where(Metric.subject == "")
+
+            def work(session: Session, stmt: Any = stmt) -> list[Any]:
+                return list(session.execute(stmt.order_by(Metric.model, Metric.check, Metric.metric, Metric.subject)))
+
+            for model, check, metric, subject, value, threshold, status, details in _read(store, "read results", work):
+                out[model].append(
+                    LatestRow(
+                        model,
+                        window,
+                        check,
+                        metric,
+                        subject or "",
+                        value,
+                        threshold,
+                        str(status),
+                        details if isinstance(details, dict) else {},
+                    )
+                )
+    return dict(out)
+
+
+def latest_check_windows(store: MetricStore, check: str, models: Sequence[str]) -> dict[str, Window]:
+    """The latest window (latest end) with results of ``check``, per model (one grouped query per chunk)."""
+    out: dict[str, Window] = {}
+    for chunk in _chunks(sorted(models)):
+        latest = (
+            select(Metric.model, func.max(Metric.window_end).label("end"))
+            .where(Metric.check == check, Metric.model.in_(chunk))
+            .group_by(Metric.model)
+            .subquery()
+        )
+        stmt = (
+            select(Metric.model, Metric.window_start, Metric.window_end)
+            .join(latest, and_(Metric.model == latest.c.model, Metric.window_end == latest.c.end))
+            .where(Metric.check == check)
+            .distinct()
+        )
+
+        def work(session: Session, stmt: Any = stmt) -> list[Any]:
+            return list(session.execute(stmt))
+
+        for model, start, end in _read(store, f"read the latest {check} windows", work):
+            out[model] = Window(start, end)
+    return out
