@@ -156,15 +156,18 @@ def run_check(config: Path, day: date, env: dict[str, str]) -> dict[str, float]:
     argv = [str(cli), "check", config.stem, "--start", day.isoformat(), "--end", (day + timedelta(days=1)).isoformat()]
     script = (
         "import resource, subprocess, sys, time, json\n"
-        "t = time.perf_counter(); subprocess.run(sys.argv[1:], check=False, capture_output=True)\n"
+        "t = time.perf_counter(); done = subprocess.run(sys.argv[1:], check=False, capture_output=True, text=True)\n"
         "r = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
         "print(json.dumps({'wall_s': time.perf_counter() - t, 'cpu_s': r.ru_utime + r.ru_stime, "
-        "'peak_rss_mb': r.ru_maxrss / 1024}))"
+        "'peak_rss_mb': r.ru_maxrss / 1024, 'code': done.returncode, 'err': done.stderr[-2000:]}))"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, *argv, "--dry-run"], check=True, capture_output=True, text=True, env=env
     )
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    measured = dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    if measured["code"] not in (0, 3):  # 3: findings at or above --fail-on; anything else: the check broke
+        raise RuntimeError(f"watchkeeper check {config.stem} exited {measured['code']}: {measured['err']}")
+    return measured
 
 
 def median(runs: list[dict[str, Any]], key: str) -> float:
