@@ -415,3 +415,35 @@ def test_secrets_never_reach_the_store_logs_or_files(
     for secret in (PAGERDUTY_KEY, WEBHOOK_SECRET, TOKEN, "0000-teams-secret-1111"):
         assert secret not in caplog.text and secret not in str(err.value)
         assert secret.encode() not in (tmp_path / "wk.db").read_bytes()
+
+
+def test_an_event_from_the_airflow_notifier_reaches_every_sink_escaped(
+    servers: Servers, store: MetricStore, tmp_path: Path
+) -> None:
+    """What ``WatchkeeperNotifier`` sends from another DAG: an ``event`` notice with a failure."""
+    from watchkeeper.alerting.entry import send_notice
+    from watchkeeper.alerting.notice import Failure, Notice
+
+    settings = model_config(tmp_path).model.alerts
+    notice = Notice(
+        kind="event",
+        model="etl_nightly",
+        severity="critical",
+        title="etl_nightly.load_orders failed",
+        text=f"orders {HOSTILE}",
+        failure=Failure("etl_nightly", "load_orders", "manual__1", f"RuntimeError: {HOSTILE}"),
+        links={"log": "http://airflow.example/log"},
+    )
+    summary = send_notice(notice, settings, key="event:etl:1", run_id="manual__1", store=store)
+    assert summary["sent"] is True and summary["errors"] == []
+    sent = "\n".join(_strings(servers.slack.requests[-1].body))
+    assert "<!channel>" not in sent and "&lt;!channel&gt;" in sent
+    (mail,) = servers.smtp.messages
+    _, rich = _parts(mail)
+    assert mail["Subject"] == "[Watchkeeper] etl_nightly.load_orders failed" and "<script>" not in rich
+    (event,) = servers.pagerduty.events()
+    assert event["dedup_key"] == "watchkeeper/etl_nightly/etl_nightly/load_orders/manual__1"
+    assert event["payload"]["summary"] == "etl_nightly.load_orders failed"
+    (card,) = servers.teams.cards()
+    assert r"\[click\]\(http://evil\.example\)" in "\n".join(_strings(card["body"]))
+    assert servers.hook.accepted()[0].body["notice"]["title"] == "etl_nightly.load_orders failed"

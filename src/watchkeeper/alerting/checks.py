@@ -79,6 +79,10 @@ def sink_problems(loaded: LoadedConfig) -> list[str]:
                     var,
                 )
     settings = loaded.model.alerts
+    for index, spec in enumerate(settings.on_failure_notifiers):
+        problem = _notifier_problem(spec)
+        if problem:
+            problems.append(f"{loaded.path}: alerts.on_failure_notifiers[{index}]: {problem}")
     for field in ("slack_conn_id", "webhook_conn_id"):
         conn_id = getattr(settings, field)
         if conn_id and connection_state(conn_id) == "missing":
@@ -87,3 +91,20 @@ def sink_problems(loaded: LoadedConfig) -> list[str]:
                 "the id"
             )
     return problems
+
+
+def _notifier_problem(spec: object) -> str | None:
+    """Why an ``on_failure_notifiers`` entry cannot be built (import path, class, arguments), or None."""
+    try:
+        from watchkeeper.airflow.notifiers import load_notifier
+    except ImportError:
+        return None  # no Airflow here: checked when a task fails
+    from watchkeeper.exceptions import ConfigError
+
+    try:
+        load_notifier(spec)
+    except ConfigError as exc:
+        return str(exc).removeprefix("alerts.on_failure_notifiers: ")
+    except Exception as exc:  # the notifier's own constructor refused its arguments
+        return f"{getattr(spec, 'class_', '?')} cannot be created: {type(exc).__name__}: {exc}"
+    return None

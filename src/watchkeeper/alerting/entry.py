@@ -129,7 +129,6 @@ def notify_monitor_failure(
     outbox) and, if that fails too, kept in the JSONL file and the error log. ``config`` may be None
     (e.g. the config itself is broken): then the global defaults route the message.
     """
-    now = now or datetime.now(UTC)
     settings = config.model.alerts if config is not None else AlertSettings()
     owner = config.model.owner if config is not None else ""
     notice = Notice(
@@ -143,24 +142,59 @@ def notify_monitor_failure(
         ),
         links={k: v for k, v in {"run": run_url, "log": log_url}.items() if v},
     )
+    log.error("monitoring failed: model=%s dag=%s task=%s run=%s: %s", model, dag_id, task_id, run_id, error)
+    return send_notice(
+        notice,
+        settings,
+        key=idempotency_key("monitor_failed", model, dag_id, run_id, task_id, try_number),
+        run_id=run_id,
+        thread_by_run=True,
+        store=store,
+        now=now,
+        keep={"dag_id": dag_id, "task_id": task_id, "error": error},
+    )
+
+
+def send_notice(
+    notice: Notice,
+    settings: AlertSettings,
+    *,
+    key: str,
+    run_id: str | None = None,
+    thread_by_run: bool = False,
+    store: MetricStore | None = None,
+    now: datetime | None = None,
+    keep: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Queue one notice for the sinks of ``settings`` that take it and deliver it now; never raises.
+
+    Through the outbox (exactly once per sink, caught up by the next delivery of the same model when a
+    sink is down); when the metric store is down, straight to the sinks; what could not go out is kept in
+    the JSONL file and the error log. ``thread_by_run``: a notice of the same model, kind and run queued
+    earlier becomes its thread.
+    """
     from watchkeeper.store import NotificationRow
 
+    now = now or datetime.now(UTC)
+    model = notice.model
     sinks = SinkSet(settings, model)
     targets = sinks.targets(notice)
     notification = NotificationRow(
-        idempotency_key=idempotency_key("monitor_failed", model, dag_id, run_id, task_id, try_number),
+        idempotency_key=key,
         model=model,
-        kind="monitor_failed",
+        kind=notice.kind,
         payload=notice.to_json(),
         created_at=now,
         expires_at=now + DEFAULT_TTL,
         next_attempt_at=now,
-        channel=route(settings, Severity.CRITICAL),
+        channel=route(settings, notice.severity),
         run_id=run_id,
+        window_start=notice.window.start if notice.window else None,
+        window_end=notice.window.end if notice.window else None,
         status="pending" if targets else "skipped",
         sinks=targets,
     )
-    log.error("monitoring failed: model=%s dag=%s task=%s run=%s: %s", model, dag_id, task_id, run_id, error)
+    kept = keep or {}
     summary: dict[str, Any] = {"model": model, "key": notification.idempotency_key, "sink": _sink_names(sinks)}
     try:
         if store is None:
@@ -168,7 +202,7 @@ def notify_monitor_failure(
 
             store = MetricStore()
             store.migrate()
-        stored = store.enqueue_notification(notification, thread_by_run=True)
+        stored = store.enqueue_notification(notification, thread_by_run=thread_by_run)
         report = deliver(store, model, sinks, now=now)
         sent = [s for s in report.sent if s.startswith(f"{stored.idempotency_key}@")]
         summary.update(
@@ -177,15 +211,15 @@ def notify_monitor_failure(
             errors=report.errors,
         )
         if not summary["sent"]:
-            _keep(notification, dag_id, task_id, error, "not delivered yet; kept in the outbox")
+            _keep(notification, kept, "not delivered yet; kept in the outbox")
     except StoreError as exc:
         summary.update(sent=_send_directly(sinks, notification), pending=0, errors=[str(exc)])
         if not summary["sent"]:
-            _keep(notification, dag_id, task_id, error, f"metric store unavailable: {exc}")
-    except Exception as exc:  # a failure callback must never raise
-        log.exception("model=%s: could not report the monitoring failure", model)
+            _keep(notification, kept, f"metric store unavailable: {exc}")
+    except Exception as exc:  # a callback must never raise
+        log.exception("model=%s: could not send the %s notification", model, notice.kind)
         summary.update(sent=False, errors=[f"{type(exc).__name__}: {exc}"])
-        _keep(notification, dag_id, task_id, error, "could not be queued")
+        _keep(notification, kept, "could not be queued")
     return summary
 
 
@@ -206,17 +240,15 @@ def _send_directly(sinks: SinkSet, notification: NotificationRow) -> bool:
     return delivered
 
 
-def _keep(notification: NotificationRow, dag_id: str, task_id: str, error: str, note: str) -> None:
-    """The JSONL line that keeps a failure report when it could not go out (nothing is lost)."""
+def _keep(notification: NotificationRow, kept: dict[str, str], note: str) -> None:
+    """The JSONL line that keeps a notice when it could not go out (nothing is lost)."""
     from watchkeeper.reporting import append_record
 
     record = {
-        "record": "monitor_failed",
+        "record": notification.kind,
         "model": notification.model,
-        "dag_id": dag_id,
-        "task_id": task_id,
+        **kept,
         "run_id": notification.run_id,
-        "error": error,
         "note": note,
         "key": notification.idempotency_key,
         "plain": _plain(notification),
@@ -276,4 +308,5 @@ __all__ = [
     "list_notifications",
     "notify_monitor_failure",
     "read_notifications",
+    "send_notice",
 ]

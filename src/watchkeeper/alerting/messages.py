@@ -419,10 +419,47 @@ def _legacy_message(notice: Notice) -> Message:
     return Message(title, text, blocks, str(legacy.get("plain") or text), notice.severity)
 
 
+def event_message(notice: Notice) -> Message:
+    """An ``event`` notice (e.g. from the Airflow notifier in another DAG): its title, text, failure and links."""
+    severity = Status.CRITICAL if notice.severity != "warning" else Status.WARNING
+    title = notice.title or f"{notice.model}: {notice.severity}"
+    parts = [esc(clip(notice.text, MAX_SECTION_CHARS - 100))] if notice.text else []
+    plain = [title, notice.text]
+    if notice.failure is not None:
+        failure = notice.failure
+        parts.append(f"*DAG* `{esc(failure.dag_id)}` · *task* `{esc(failure.task)}` · *run* `{esc(failure.run_id)}`")
+        code = clip(failure.error, MAX_SECTION_CHARS - 200).replace("```", "'''")
+        parts.append(f"```{esc(code)}```")
+        plain += [
+            f"  dag {failure.dag_id}, task {failure.task}, run {failure.run_id}",
+            f"  {clip(failure.error, 2000)}",
+        ]
+    links = [*_links(notice.run_url, notice.report_url), link(notice.log_url, "Task log") if notice.log_url else ""]
+    blocks = [_header(f"{_ICON[severity]} {title}")]
+    if parts:
+        blocks.append(_section("\n".join(parts)))
+    owner = _owner_line(notice.owner, notice.mentions)
+    if any(links) or owner:
+        blocks.append(_context([*links, owner]))
+    text = esc(f"{title}: {notice.text}" if notice.text else title)
+    if notice.mentions:
+        text += " — cc " + " ".join(slack_mention(m) for m in notice.mentions)
+    plain += [*_plain_links(notice.run_url, notice.report_url), f"Task log: {notice.log_url}" if notice.log_url else ""]
+    plain.append(_owner_line(notice.owner, notice.mentions, markup=False))
+    return _done(title, text, blocks, plain, str(severity_of_notice(notice)))
+
+
+def severity_of_notice(notice: Notice) -> str:
+    """``warning`` or ``critical``."""
+    return "warning" if notice.severity == "warning" else "critical"
+
+
 def render_slack(notice: Notice) -> Message:
     """The notice as a Slack message: Block Kit, the escaped fallback ``text``, and its plain-text rendering."""
     if notice.legacy is not None:
         return _legacy_message(notice)
+    if notice.kind == "event":
+        return event_message(notice)
     window = notice.window
     if notice.kind == "monitor_failed" and notice.failure is not None:
         return monitor_failed_message(

@@ -23,8 +23,8 @@ from watchkeeper.results import CheckResult, Status, Window
 
 #: Version of the outbox payload written by :meth:`Notice.to_json`.
 NOTICE_VERSION = 2
-#: Kinds of notification.
-KINDS = ("alert", "reminder", "recovered", "monitor_failed")
+#: Kinds of notification (``event``: anything else, e.g. from the Airflow notifier in another DAG).
+KINDS = ("alert", "reminder", "recovered", "monitor_failed", "event")
 #: Lifecycle events of an alert key within a notification.
 EVENTS = ("new", "ongoing", "escalated", "resolved")
 
@@ -168,7 +168,7 @@ class Failure:
 class Notice:
     """One structured notification (see the module docstring)."""
 
-    #: ``alert`` (a run's consolidated message), ``reminder``, ``recovered`` or ``monitor_failed``.
+    #: ``alert`` (a run's consolidated message), ``reminder``, ``recovered``, ``monitor_failed`` or ``event``.
     kind: str
     model: str
     #: Severity that routes and filters the notification: ``warning`` or ``critical``.
@@ -186,6 +186,9 @@ class Notice:
     failure: Failure | None = None
     #: A message rendered before migration 0004 (title, text, blocks, plain): sent as it was.
     legacy: Mapping[str, Any] | None = None
+    #: ``event`` only: its one-line title and its text (plain text; each sink escapes it).
+    title: str = ""
+    text: str = ""
 
     @property
     def run_url(self) -> str | None:
@@ -227,6 +230,8 @@ class Notice:
             }
         if self.legacy is not None:
             data["legacy"] = dict(self.legacy)
+        if self.title or self.text:
+            data["title"], data["text"] = self.title, self.text
         return data
 
     @classmethod
@@ -252,6 +257,8 @@ class Notice:
             cooldown=data.get("cooldown"),
             failure=None if not failure else Failure(**{k: str(failure.get(k) or "") for k in Failure.__annotations__}),
             legacy=data.get("legacy"),
+            title=str(data.get("title") or ""),
+            text=str(data.get("text") or ""),
         )
 
     def keys(self) -> list[str]:

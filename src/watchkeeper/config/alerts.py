@@ -7,10 +7,11 @@ fields live with its class; that package imports nothing heavy at module level).
 from __future__ import annotations
 
 import difflib
+import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from watchkeeper.alerting.sinks import SinkConfig, config_models, kinds
 from watchkeeper.config.common import Duration, Severity, _check_zone, _Model, parse_duration
@@ -36,6 +37,39 @@ class QuietHours(_Model):
     @classmethod
     def _known_zone(cls, value: str) -> str:
         return _check_zone(value)
+
+
+_IMPORT_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
+_SECRET_ARG = re.compile(r"pass(word|wd)|token|secret|api_?key|private_key|credential|webhook_url", re.I)
+
+
+class NotifierSpec(_Model):
+    """Any Airflow notifier (a ``BaseNotifier`` subclass), called when a Watchkeeper task of the model fails."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    class_: str = Field(
+        alias="class",
+        pattern=_IMPORT_PATH,
+        description="Import path of the notifier class, e.g. airflow.providers.slack.notifications.slack.SlackNotifier "
+        "(imported when a task fails, never while Airflow parses DAGs; `watchkeeper validate` imports it).",
+    )
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Its arguments; its template fields render with the failed task's context (e.g. "
+        "'{{ dag.dag_id }}', '{{ ti.task_id }}', '{{ exception }}'). Credentials through connection ids only.",
+    )
+
+    @field_validator("kwargs")
+    @classmethod
+    def _no_secrets(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if _SECRET_ARG.search(str(key)) and not str(key).endswith(("conn_id", "_env")):
+                raise ValueError(
+                    f"kwargs.{key} looks like a secret -- never write one in the YAML: give the notifier an Airflow "
+                    "connection id instead (e.g. slack_conn_id)"
+                )
+        return value
 
 
 class AlertSettings(_Model):
@@ -69,6 +103,13 @@ class AlertSettings(_Model):
         "{kind: pagerduty, min_severity: critical, conn_id: pagerduty_fraud}, {kind: email, to: [ml@example.com]}]. "
         "Kinds: " + ", ".join(kinds()) + ". Credentials only from Airflow connections or environment variables. "
         "Default: Slack (slack_conn_id / $WATCHKEEPER_SLACK_TOKEN / webhook) or the log, as chosen by the environment.",
+    )
+
+    on_failure_notifiers: list[NotifierSpec] = Field(
+        default_factory=list,
+        description="Airflow notifiers called when a Watchkeeper task of the model fails, after Watchkeeper's own "
+        "'monitoring failed' notification, e.g. [{class: airflow.providers.slack.notifications.slack.SlackNotifier, "
+        "kwargs: {slack_conn_id: slack_api_default, channel: '#ml-oncall', text: 'Failed: {{ ti.task_id }}'}}].",
     )
 
     @field_validator("cooldown", mode="before")

@@ -116,7 +116,9 @@ class Sink(ABC):
     #: Whether replies can go into the thread of an earlier message (``SendContext.thread``).
     threads: ClassVar[bool] = False
     #: Notification kinds it has something to say about (others are not queued for it).
-    notification_kinds: ClassVar[frozenset[str]] = frozenset({"alert", "reminder", "recovered", "monitor_failed"})
+    notification_kinds: ClassVar[frozenset[str]] = frozenset(
+        {"alert", "reminder", "recovered", "monitor_failed", "event"}
+    )
     #: Where the credentials come from, for error messages (never the secret itself).
     source: str = ""
     #: The sink's key (``SinkConfig.key``), set by :meth:`build`.

@@ -92,7 +92,7 @@ class PagerDutySink(Sink):
 
     kind = "pagerduty"
     config = PagerDutyConfig
-    notification_kinds = frozenset({"alert", "recovered", "monitor_failed"})
+    notification_kinds = frozenset({"alert", "recovered", "monitor_failed", "event"})
 
     def __init__(self, routing_key: str, *, url: str, source: str, timeout: float, floor: str, origin: str) -> None:
         self._key = routing_key
@@ -109,6 +109,8 @@ class PagerDutySink(Sink):
             return False
         if notice.kind == "monitor_failed":
             return True
+        if notice.kind == "event":
+            return severity_rank(notice.severity) >= severity_rank(config.min_severity)
         return bool(_events(notice, config.min_severity))
 
     @classmethod
@@ -154,6 +156,25 @@ class PagerDutySink(Sink):
             )
             if url
         ]
+        if notice.kind == "event":
+            failure = notice.failure
+            where = f"{failure.dag_id}/{failure.task}/{failure.run_id}" if failure else ctx.key
+            return [
+                {
+                    "event_action": "trigger",
+                    "dedup_key": dedup_key(notice.model, where),
+                    "payload": {
+                        "summary": (notice.title or f"{notice.model}: {notice.severity}")[:SUMMARY_CHARS],
+                        "source": self.source,
+                        "severity": _SEVERITY.get(notice.severity, "critical"),
+                        "component": notice.model,
+                        "group": notice.owner or None,
+                        "class": "event",
+                        "custom_details": {"text": notice.text, "error": failure.error if failure else None},
+                    },
+                    "links": links,
+                }
+            ]
         if notice.kind == "monitor_failed":
             failure = notice.failure
             where = f"{failure.dag_id}.{failure.task} (run {failure.run_id})" if failure else ""

@@ -81,6 +81,8 @@ def card(notice: Notice) -> dict[str, Any]:
                 isSubtle=True,
             )
         )
+    if notice.text:
+        body.append(_text(md(notice.text[:2000])))
     entries = sort_entries(list(notice.alerts))
     body += [_entry_block(e) for e in entries[:MAX_ALERTS_SHOWN]]
     hidden = len(entries) - MAX_ALERTS_SHOWN
