@@ -173,9 +173,13 @@ def send_notice(
     the JSONL file and the error log. ``thread_by_run``: a notice of the same model, kind and run queued
     earlier becomes its thread.
     """
+    from dataclasses import replace
+
+    from watchkeeper.alerting.messages import title_of
     from watchkeeper.store import NotificationRow
 
     now = now or datetime.now(UTC)
+    notice = replace(notice, title=notice.title or title_of(notice))  # a one-line summary for lists and reports
     model = notice.model
     sinks = SinkSet(settings, model)
     targets = sinks.targets(notice)

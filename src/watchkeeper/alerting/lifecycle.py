@@ -282,8 +282,10 @@ def _new_notification(
     channel: str | None,
     parent: str | None,
 ) -> NotificationRow:
+    from watchkeeper.alerting.messages import title_of
     from watchkeeper.store import NotificationRow
 
+    notice = replace(notice, title=notice.title or title_of(notice))  # a one-line summary for lists and reports
     sinks = SinkSet(info.model.alerts, info.model.name).targets(notice)
     return NotificationRow(
         idempotency_key=key,

@@ -186,7 +186,8 @@ class Notice:
     failure: Failure | None = None
     #: A message rendered before migration 0004 (title, text, blocks, plain): sent as it was.
     legacy: Mapping[str, Any] | None = None
-    #: ``event`` only: its one-line title and its text (plain text; each sink escapes it).
+    #: One line saying what it is (an ``event``'s own title; for the other kinds the rendered summary, kept
+    #: for lists and reports) and, for an ``event``, its text (plain text; each sink escapes both).
     title: str = ""
     text: str = ""
 
