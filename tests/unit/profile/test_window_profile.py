@@ -190,3 +190,16 @@ def test_duplicate_ids_are_exact_and_spill_to_disk_beyond_the_buffer():
     mixed.add(pd.Series([1, 3], dtype="int64"))
     mixed.add(pd.Series(["x", "x", None], dtype=object))
     assert (mixed.duplicates(), mixed.nulls) == (2, 2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=50),
+    st.lists(st.floats(-2e6, 2e6, allow_nan=False), max_size=200),
+)
+def test_grid_locator_equals_searchsorted(points, values):
+    from watchkeeper.drift.counts import GridLocator
+
+    grid = np.unique(np.asarray(points))
+    x = np.asarray(values + points, dtype=float)  # values on the grid points themselves too
+    np.testing.assert_array_equal(GridLocator(grid).locate(x), np.searchsorted(grid, x, side="left"))
