@@ -164,10 +164,10 @@ def suite_problems(loaded: LoadedConfig) -> list[str]:
 
 def dag_problems(loaded: LoadedConfig) -> list[str]:
     """The model's DAGs built and validated exactly as the DAG files build them."""
-    from watchkeeper.airflow.dag_builder import _model_dags
+    from watchkeeper.airflow.dag_builder import build_model_dags
 
     try:
-        _model_dags(loaded, None)
+        build_model_dags(loaded)
     except Exception as exc:
         return [f"{loaded.path}: (dag): Airflow rejected the model's DAG: {type(exc).__name__}: {str(exc)[:300]}"]
     return []

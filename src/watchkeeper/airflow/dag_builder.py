@@ -48,6 +48,7 @@ __all__ = [
     "PERFORMANCE_PREFIX",
     "build_dags",
     "build_error_dag",
+    "build_model_dags",
     "build_monitor_dag",
     "build_performance_dag",
     "error_dag_id",
@@ -101,7 +102,7 @@ def build_error_dag(path: Path, error: ConfigError, dag_id: str | None = None) -
     return dag
 
 
-def _model_dags(loaded: LoadedConfig, only_dag_id: str | None) -> dict[str, DAG]:
+def build_model_dags(loaded: LoadedConfig, only_dag_id: str | None = None) -> dict[str, DAG]:
     """The model's DAGs (or just ``only_dag_id``), each validated the way the DAG processor will."""
     dags: dict[str, DAG] = {}
     for prefix, builder, applies in MODEL_DAGS:
@@ -125,7 +126,7 @@ def _single(folder: Path, only_dag_id: str, shard: Shard | None) -> dict[str, DA
         if len(paths) != 1:
             return None  # missing or defined twice: the full path reports it
         try:
-            dags = _model_dags(load_config(paths[0]), only_dag_id)
+            dags = build_model_dags(load_config(paths[0]), only_dag_id)
         except Exception:  # fall through: the full path reports it as an error DAG
             return None
         return dags or None
@@ -146,7 +147,7 @@ def build_dags(folder: str | Path, *, only_dag_id: str | None = None, shard: Sha
     dags: dict[str, DAG] = {}
     for loaded in configs:
         try:
-            dags.update(_model_dags(loaded, only_dag_id))
+            dags.update(build_model_dags(loaded, only_dag_id))
         except Exception as exc:  # contain any failure to build one model's DAGs to that model
             log.exception("cannot build the DAGs of %s", loaded.path)
             errors[loaded.path] = ConfigError(

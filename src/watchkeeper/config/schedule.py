@@ -9,6 +9,7 @@ compute the next run.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 from watchkeeper.catalogs.monitor import suggest
@@ -26,6 +27,7 @@ CRON_PRESETS = {
 _NO_WINDOW = {"@once", "@continuous", "None", "none", "null"}
 
 
+@functools.lru_cache(maxsize=1024)  # thousands of configs share a handful of schedules
 def check_schedule(value: str) -> str:
     """``value`` if it is a preset or a cron expression Airflow accepts and that fires; else ValueError."""
     text = value.strip()
