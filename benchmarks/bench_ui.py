@@ -209,6 +209,7 @@ def main() -> int:
         ("run report", report),
         ("API metrics (1 series)", f"/api/models/{model}/metrics?check=performance&metric=recall"),
         ("API latest window", f"/api/models/{model}/windows/latest"),
+        ("Prometheus /api/metrics", "/api/metrics"),
     ]
     t0 = time.perf_counter()
     client.get(f"/api/models/{model}/retraining")  # imports, store migration check, app startup
