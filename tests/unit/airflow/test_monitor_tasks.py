@@ -49,3 +49,13 @@ def test_rerunning_a_window_replaces_its_profile(tiny: TinyModel) -> None:
     first = store.save_window_profile("tiny", DAY, report.profile)
     second = store.save_window_profile("tiny", DAY, report.profile)
     assert first and second and len(store.window_profiles("tiny")) == 1
+
+
+def test_monitor_dag_shape_reads_the_window_once(tiny: TinyModel) -> None:
+    from watchkeeper.airflow.monitor_dag import build_monitor_dag
+
+    dag = build_monitor_dag(tiny.config())
+    assert set(dag.task_ids) == {"baseline", "profile", "check", "report"}
+    assert dag.get_task("profile").upstream_task_ids == {"baseline"}
+    assert dag.get_task("check").upstream_task_ids == {"profile"}
+    assert dag.get_task("report").upstream_task_ids == {"check"}
