@@ -242,3 +242,10 @@ def test_performance_segments_must_be_log_columns() -> None:
     perf = {"labels": {"source": {"kind": "csv", "path": "l.csv"}, "id": "id", "label": "y"}, "segments": ["zip"]}
     (msg,) = problems(with_("performance", perf))
     assert "performance.segments names ['zip'] which are not prediction-log columns" in msg
+
+
+def test_performance_rules_are_checked_against_the_models_task() -> None:
+    perf = {"labels": {"source": {"kind": "csv", "path": "l.csv"}, "id": "id", "label": "y"}}
+    (msg,) = problems(with_("performance", {**perf, "rules": {"mae": {"relative_rise": 0.1}}}))
+    assert "mae" in msg
+    assert "binary_classification" in msg

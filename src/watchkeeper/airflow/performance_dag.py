@@ -7,9 +7,9 @@ from typing import Any
 from airflow.sdk import DAG, task
 
 from watchkeeper.airflow.dag_common import (
-    _default_args,
     _tag,
     _timetable,
+    dag_kwargs,
     labels_asset,
     labels_asset_name,
     performance_dag_id,
@@ -34,15 +34,13 @@ def build_performance_dag(loaded: LoadedConfig) -> DAG:
     schedule: Any = _timetable(model.schedule)
     if not isinstance(schedule, str):
         schedule = AssetOrTimeSchedule(timetable=schedule, assets=[labels_asset(model.name)])
-    default_args = _default_args(model.owner)
+    shared = dag_kwargs(loaded)
+    shared["tags"] = [*shared["tags"][:1], _tag("performance"), *shared["tags"][1:]]
     with DAG(
         dag_id=performance_dag_id(model.name),
         schedule=schedule,
-        start_date=model.start_date,
-        catchup=model.catchup,
         max_active_runs=1,
-        default_args=default_args,
-        tags=[_tag("watchkeeper"), _tag("performance"), _tag(f"model:{model.name}"), _tag(f"owner:{model.owner}")],
+        **shared,
         doc_md=_performance_doc(loaded),
         description=f"Performance of {model.name} on ground-truth labels"[:200],
     ) as dag:

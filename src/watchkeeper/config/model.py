@@ -9,11 +9,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from watchkeeper.catalogs.performance import direction_problems
 from watchkeeper.config.alerts import AlertSettings
 from watchkeeper.config.checks import DriftSettings, PredictionSettings, QualitySettings, ServiceSettings
 from watchkeeper.config.common import FeatureKind, TaskType, _check_zone, _Model
 from watchkeeper.config.names import RuleKey, check_rule_subject
-from watchkeeper.config.performance import PerformanceSettings, RetrainingSettings, Rule
+from watchkeeper.config.performance import PerformanceSettings, RetrainingSettings, Rule, check_performance
 from watchkeeper.config.schedule import check_schedule
 from watchkeeper.config.sources import Source
 
@@ -190,6 +191,14 @@ class ModelConfig(_Model):
                 )
         for key in self.rules:
             check_rule_subject(key, self.predictions.features)
+        problems = check_performance(self.task, self.performance)
+        for key, rule in self.rules.items():
+            metric = key.partition(".")[2].split("[", 1)[0]
+            if key.startswith("prediction.estimated_"):  # an estimate degrades the way its metric does
+                where = f"rules.{key}"
+                problems += direction_problems(metric.removeprefix("estimated_"), rule.relative_forms(), where=where)
+        if problems:
+            raise ValueError("; ".join(problems))
         unknown = sorted(set(self.drift.features) - set(self.predictions.features))
         if unknown:
             raise ValueError(

@@ -64,7 +64,13 @@ def test_every_accepted_schedule_builds_an_airflow_timetable_that_validates() ->
     ],
 )
 def test_known_rule_keys_load(key: str) -> None:
-    assert key in parse(with_("rules", {key: {"relative_rise": 0.5}})).model.rules
+    form = "relative_drop" if key == "prediction.estimated_recall" else "relative_rise"  # recall: higher is better
+    assert key in parse(with_("rules", {key: {form: 0.5}})).model.rules
+
+
+def test_an_estimated_metric_rule_must_watch_the_way_the_metric_degrades() -> None:
+    (msg,) = problems(with_("rules", {"prediction.estimated_recall": {"relative_rise": 0.5}}))
+    assert "relative_rise alerts when recall rises, but higher recall is better" in msg
 
 
 @pytest.mark.parametrize(
