@@ -21,6 +21,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	  $(VENV)/bin/pip install -q -c constraints.txt -e '.[dev]'; \
 	fi
 	$(PY) -m compileall -q -j 0 src >/dev/null
+	# an editable build may leave src/watchkeeper.egg-info behind: a second distribution would register the
+	# Airflow plugin twice ("1 Plugin Import Error" on Airflow's home page)
+	rm -rf src/*.egg-info
 	touch $@
 
 install: $(VENV)/.installed ## create .venv and install pinned dependencies

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from watchkeeper.alerting.checks import sink_problems
 from watchkeeper.config import LoadedConfig, TaskType
 from watchkeeper.config.sources import CsvSource, ParquetSource
 from watchkeeper.exceptions import WatchkeeperError
@@ -214,6 +215,7 @@ CHECKS: tuple[Callable[[LoadedConfig], list[str]], ...] = (
     suite_problems,
     dag_problems,
     retraining_problems,
+    sink_problems,
 )
 
 

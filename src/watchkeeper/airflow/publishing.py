@@ -171,16 +171,23 @@ def on_task_failure(context: Any) -> None:
             log_url = getattr(ti, "log_url", None)
         except Exception:  # the log link is a nicety
             log_url = None
-        notify_monitor_failure(
-            model=model,
-            dag_id=dag_id,
-            task_id=task_id,
-            run_id=run_id,
-            error=text,
-            config=_config_for(model, context),
-            log_url=log_url,
-            run_url=airflow_run_url(dag_id, run_id),
-            try_number=getattr(ti, "try_number", None),
-        )
+        config = _config_for(model, context)
+        try:
+            notify_monitor_failure(
+                model=model,
+                dag_id=dag_id,
+                task_id=task_id,
+                run_id=run_id,
+                error=text,
+                config=config,
+                log_url=log_url,
+                run_url=airflow_run_url(dag_id, run_id),
+                try_number=getattr(ti, "try_number", None),
+            )
+        finally:  # the model's own Airflow notifiers run even when Watchkeeper's sinks could not be reached
+            from watchkeeper.airflow.notifiers import run_failure_notifiers
+
+            for problem in run_failure_notifiers(config, context):
+                log.error("model=%s: failure notifier: %s", model, problem)
     except Exception:  # a failure callback must never raise
         log.exception("could not report the task failure")
