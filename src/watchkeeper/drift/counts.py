@@ -80,33 +80,62 @@ class GridLocator:
         self.grid = grid
         k = grid.size
         self.k = k
-        self.low = float(grid[0]) if k else 0.0
-        span = float(grid[-1]) - self.low if k else 0.0
+        # grid padded with +inf after and -inf before: neighbours of any index 0..k without clamping
+        self.upper = np.concatenate([grid, [np.inf]])
+        self.lower = np.concatenate([[-np.inf], grid])
         self.buckets = 8 * k
+        self.log = False
+        self.scale = 0.0
+        self.low = 0.0
+        self.starts: IntArray = np.zeros(1, dtype=np.int64)
+        self._table(grid)
+        if self.scale and self._crowded() and k and grid[0] > 0:
+            self.log = True  # a right-skewed positive grid (amounts, latencies): buckets even in log(x)
+            self._table(np.log(grid))
+        if self.scale and self._crowded():
+            self.scale = 0.0  # still crowded: most values would need the binary search anyway
+
+    def _table(self, points: FloatArray) -> None:
+        k = points.size
+        self.low = float(points[0]) if k else 0.0
+        span = float(points[-1]) - self.low if k else 0.0
         self.scale = self.buckets / span if k > 1 and span > 0 and math.isfinite(span) else 0.0
         starts = self.low + np.arange(self.buckets + 1) / self.scale if self.scale else np.zeros(1)
-        self.starts = np.searchsorted(grid, starts, side="left").astype(np.int64)
+        if self.log:
+            starts = np.exp(starts)
+        self.starts = np.searchsorted(self.grid, starts, side="left").astype(np.int64)
+
+    def _crowded(self) -> bool:
         occupancy = np.diff(self.starts)
-        if self.scale and occupancy[occupancy > 1].sum() > CROWDED_SHARE * k:
-            self.scale = 0.0  # a skewed grid: most values would need the binary search anyway
+        return bool(occupancy[occupancy > 1].sum() > CROWDED_SHARE * self.k)
 
     def locate(self, x: FloatArray) -> IntArray:
         """The left insertion index of every (finite) value of ``x`` in the grid."""
-        grid, k = self.grid, self.k
+        return self.slots(x)[0]
+
+    def slots(self, x: FloatArray) -> tuple[IntArray, NDArray[np.bool_]]:
+        """(left insertion index, whether the value equals the grid point there) of every finite value."""
+        upper = self.upper
         if not self.scale:
-            out: IntArray = np.searchsorted(grid, x, side="left").astype(np.int64)
-            return out
-        bucket = (x - self.low) * self.scale
+            idx: IntArray = np.searchsorted(self.grid, x, side="left").astype(np.int64)
+            return idx, upper[idx] == x
+        if self.log:
+            bucket = np.log(np.maximum(x, self.grid[0] * 0.5))
+            bucket -= self.low
+        else:
+            bucket = np.subtract(x, self.low)
+        bucket *= self.scale
         np.clip(bucket, 0, self.buckets, out=bucket)
         idx = self.starts[bucket.astype(np.int64)]
-        idx += (idx < k) & (grid[np.minimum(idx, k - 1)] < x)  # one step forward within the bucket
-        # verify: grid[idx - 1] < x <= grid[idx]
-        ok = (idx == 0) | (grid[np.maximum(idx - 1, 0)] < x)
-        ok &= (idx == k) | (grid[np.minimum(idx, k - 1)] >= x)
+        idx += upper[idx] < x  # one step forward within the bucket (upper[k] is +inf: never past k)
+        at = upper[idx]
+        ok = at >= x
+        ok &= self.lower[idx] < x  # verified: grid[idx - 1] < x <= grid[idx]
         if not ok.all():
             bad = ~ok
-            idx[bad] = np.searchsorted(grid, x[bad], side="left")
-        return idx
+            idx[bad] = np.searchsorted(self.grid, x[bad], side="left")
+            at = upper[idx]
+        return idx, at == x
 
 
 def grid_digest(grid: FloatArray) -> str:
@@ -176,9 +205,13 @@ class NumericalCounts:
     def add_floats(self, array: FloatArray) -> None:
         """Fold a float64 array (NaN for nulls) into the counts."""
         self.rows += int(array.size)
-        finite_mask = np.isfinite(array)
-        finite = array[finite_mask] if not finite_mask.all() else array
-        if finite.size != array.size:
+        if array.size == 0:
+            return
+        low, high = float(array.min()), float(array.max())  # NaN or inf here iff any value is not finite
+        finite = array
+        if not (math.isfinite(low) and math.isfinite(high)):
+            finite = array[np.isfinite(array)]
+            low, high = (float(finite.min()), float(finite.max())) if finite.size else (low, high)
             nan = int(np.isnan(array).sum())
             pos = int(np.count_nonzero(array == np.inf))
             self.null_count += nan
@@ -193,12 +226,11 @@ class NumericalCounts:
         else:
             if self._locator is None:
                 self._locator = GridLocator(self.grid)
-            idx = self._locator.locate(finite)
-            slot = 2 * idx
-            slot += self.grid[np.minimum(idx, k - 1)] == finite
+            idx, equal = self._locator.slots(finite)
+            slot = idx * 2
+            slot += equal
             self.counts += np.bincount(slot, minlength=2 * k + 1)
             self.sums += np.bincount(slot, weights=finite, minlength=2 * k + 1)
-        low, high = float(finite.min()), float(finite.max())
         self.min = low if self.min is None else min(self.min, low)
         self.max = high if self.max is None else max(self.max, high)
         self.total += float(finite.sum())

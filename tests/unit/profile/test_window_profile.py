@@ -203,3 +203,21 @@ def test_grid_locator_equals_searchsorted(points, values):
     grid = np.unique(np.asarray(points))
     x = np.asarray(values + points, dtype=float)  # values on the grid points themselves too
     np.testing.assert_array_equal(GridLocator(grid).locate(x), np.searchsorted(grid, x, side="left"))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_grid_locator_on_skewed_and_discrete_grids(seed):
+    from watchkeeper.drift.counts import GridLocator
+
+    rng = np.random.default_rng(seed)
+    for ref, values in [
+        (rng.lognormal(0, 2, 5_000), np.r_[rng.lognormal(0, 2.5, 50_000), 0.0, -1.0, 1e-300, 1e300]),
+        (rng.integers(0, 24, 5_000) * 1.0, rng.integers(-3, 30, 50_000) * 1.0),
+        (rng.pareto(1.5, 5_000), rng.pareto(1.2, 50_000)),
+    ]:
+        grid = np.unique(np.quantile(ref, np.linspace(0, 1, 1001)))
+        x = np.r_[values, grid, np.nextafter(grid, np.inf), np.nextafter(grid, -np.inf)]
+        idx, equal = GridLocator(grid).slots(x)
+        expected = np.searchsorted(grid, x, side="left")
+        np.testing.assert_array_equal(idx, expected)
+        np.testing.assert_array_equal(equal, np.r_[grid, np.inf][expected] == x)
