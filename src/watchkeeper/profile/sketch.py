@@ -142,6 +142,14 @@ def id_hashes(values: pd.Series) -> tuple[NDArray[np.uint64], int]:
     return hashes, nulls
 
 
+def _repeats(data: NDArray[np.uint64]) -> int:
+    """Values equal to an earlier one: a sort and a neighbour compare (numpy's hash-based unique is slower)."""
+    if data.size < 2:
+        return 0
+    data = np.sort(data)
+    return int(np.count_nonzero(data[1:] == data[:-1]))
+
+
 class DuplicateCounter:
     """Exact count of repeated ids in a window in bounded memory (see the module docstring)."""
 
@@ -207,14 +215,13 @@ class DuplicateCounter:
         """Rows whose id appeared earlier in the window (non-null ids only)."""
         if self._spill is None:
             data = np.concatenate(self._buffer) if self._buffer else np.zeros(0, dtype=np.uint64)
-            return int(data.size - np.unique(data).size)
+            return _repeats(data)
         self._flush()
         total = 0
         for p in range(_PARTITIONS):
             path = self._spill / f"{p:02d}.u64"
             if path.exists():
-                data = np.fromfile(path, dtype=np.uint64)
-                total += int(data.size - np.unique(data).size)
+                total += _repeats(np.fromfile(path, dtype=np.uint64))
         return total
 
     def close(self) -> None:
