@@ -6,9 +6,9 @@ latency and status) and a 200k-row reference, builds the baseline once (not time
 subprocesses (peak RSS from ``wait4``, wall and CPU time):
 
 - ``watchkeeper check MODEL --start D --end D+1 --dry-run`` (reading included, every family);
-- a bare pass that reads the same columns with pyarrow batch by batch and computes, per numerical
-  feature, ``np.histogram`` on the reference bins and on the 1,001-quantile grid, and ``value_counts``
-  per categorical feature.
+- a bare pass that reads the same columns with pyarrow batch by batch (``ParquetFile(pre_buffer=False)
+  .iter_batches``: bounded memory) and computes, per numerical feature, ``np.histogram`` on the
+  reference bins and on the 1,001-quantile grid, and ``value_counts`` per categorical feature.
 
 Targets: peak memory of ``check`` within +-25 % across sizes and under 1.5 GB at the largest; wall time
 at most 2x the bare pass. Data is written under ``--workdir`` and deleted afterwards unless ``--keep``.
@@ -133,7 +133,8 @@ def bare_pass(path: str, grids: str) -> None:
     hist: dict[str, np.ndarray] = {}
     counts: dict[str, Any] = {}
     columns = ["ts", "pid", "score", "pred", "latency", "status", *numerical, *categorical]
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=262_144, columns=columns):
+    # pre_buffer=False: pyarrow's default pre-buffering keeps growing with the file (10 GB at 20M rows)
+    for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=262_144, columns=columns):
         frame = batch.to_pandas()
         for name in numerical:
             values = frame[name].to_numpy()
