@@ -11,11 +11,12 @@ base64 of little-endian arrays) and decoded against the baseline they were count
 from __future__ import annotations
 
 import base64
+import logging
 import math
 import zlib
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,7 +24,12 @@ from numpy.typing import NDArray
 from watchkeeper.drift.counts import CategoricalCounts, FeatureCounts, NumericalCounts, grid_digest
 from watchkeeper.exceptions import BaselineError
 from watchkeeper.profile.sketch import QuantileSketch
-from watchkeeper.profile.window import EstimationCounts, ProfileSpec, WindowProfile
+from watchkeeper.profile.window import ProfileSpec, WindowProfile
+
+if TYPE_CHECKING:
+    from watchkeeper.performance.estimators import Estimator
+
+log = logging.getLogger(__name__)
 
 #: Version of the payload layout.
 PAYLOAD_VERSION = 1
@@ -153,19 +159,7 @@ def to_payload(profile: WindowProfile) -> dict[str, Any]:
         ),
         "predicted": categorical_payload(profile.predicted) if profile.predicted else None,
         "confidence": {"n": profile.confidence_n, "sum": profile.confidence_sum, "low": profile.low_confidence},
-        "estimation": (
-            {
-                "tp": est.tp,
-                "fp": est.fp,
-                "fn": est.fn,
-                "tn": est.tn,
-                "n": est.n,
-                "pos": _encode(est.pos),
-                "neg": _encode(est.neg),
-            }
-            if est is not None
-            else None
-        ),
+        "estimation": {"kind": est.kind, "state": est.state()} if est is not None else None,
         "latency": (
             {
                 **latency.to_dict(),
@@ -181,6 +175,23 @@ def to_payload(profile: WindowProfile) -> dict[str, Any]:
         "scan": dict(profile.scan),
         "gx": profile.gx,
     }
+
+
+def estimation_from(data: Any, spec: ProfileSpec) -> Estimator | None:
+    """The estimator state stored by :func:`to_payload`, on a fresh copy of the spec's estimator.
+
+    None (no estimation: the prediction family says so) when the model has no estimator, the profile was
+    stored before estimator states were (no ``kind``), or under another estimator kind.
+    """
+    if spec.estimator is None or not isinstance(data, Mapping) or data.get("kind") != spec.estimator.kind:
+        return None
+    est = spec.estimator.fresh()
+    try:
+        est.load_state(data.get("state") or {})
+    except (KeyError, TypeError, ValueError) as exc:  # the other families still load: only estimation is lost
+        log.warning("a stored window profile has an unreadable estimation state (%s); re-run the window", exc)
+        return None
+    return est
 
 
 def from_payload(payload: Mapping[str, Any], spec: ProfileSpec) -> WindowProfile:
@@ -211,12 +222,7 @@ def from_payload(payload: Mapping[str, Any], spec: ProfileSpec) -> WindowProfile
     conf = payload.get("confidence") or {}
     profile.confidence_n, profile.confidence_sum = int(conf.get("n", 0)), float(conf.get("sum", 0.0))
     profile.low_confidence = int(conf.get("low", 0))
-    est = payload.get("estimation")
-    if est:
-        pos, neg = _decode(est["pos"]), _decode(est["neg"])
-        profile.estimation = EstimationCounts(
-            pos.size, est["tp"], est["fp"], est["fn"], est["tn"], int(est["n"]), pos, neg
-        )
+    profile.estimation = estimation_from(payload.get("estimation"), spec)
     if payload.get("latency"):
         profile.latency = QuantileSketch.from_dict(payload["latency"])
     if payload.get("status"):

@@ -208,7 +208,7 @@ def prediction_results(config: LoadedConfig, profile: WindowProfile, baseline: M
             )
         )
     out += _confidence_results(config, profile, baseline)
-    if model.performance is not None and profile.estimation is not None:
+    if model.performance is not None:
         out += estimated_results(profile, baseline)
     out += _class_rate_results(config, profile, baseline)
     return out
@@ -263,20 +263,32 @@ def _confidence_results(config: LoadedConfig, profile: WindowProfile, baseline: 
 
 
 def estimated_results(profile: WindowProfile, baseline: Mapping[str, Any]) -> list[CheckResult]:
-    """``estimated_*`` metrics of the window from its expected confusion counts (binary, labels pending)."""
+    """``estimated_*`` metrics of the window while labels are pending, from the estimator's running state
+    (binary, multiclass or regression), or one ``skipped`` row saying why the window has no estimate."""
     est = profile.estimation
-    if est is None or est.n == 0:
-        return []
-    reference = (baseline.get("performance") or {}).get("metrics", {})
-    out = []
-    for name, value in est.estimates().items():
-        if value is None:  # e.g. precision when nothing is predicted positive
-            continue
-        plain = name.removeprefix("estimated_")
-        ref = reference.get(plain)
-        msg = f"estimated {plain} {value:.3f}" + (f" (reference {ref:.3f})" if ref is not None else "")
-        out.append(CheckResult("prediction", name, "", value, None, Status.OK, msg, {"reference": ref, "n": est.n}))
-    return out
+    if est is None:
+        from watchkeeper.performance.estimators import CHECK, SKIPPED_METRIC
+
+        reason = (
+            "the window's stored profile has no estimation state (stored before estimation was part of the "
+            "profile, or unreadable) -- re-run the window"
+            if profile.spec.estimator is not None
+            else "the model has no performance section"
+        )
+        kind = profile.spec.estimator.kind if profile.spec.estimator is not None else str(profile.spec.task)
+        return [
+            CheckResult(
+                CHECK,
+                SKIPPED_METRIC,
+                "",
+                None,
+                None,
+                Status.SKIPPED,
+                f"performance not estimated: {reason}",
+                {"reason": reason, "kind": kind},
+            )  # fmt: skip
+        ]
+    return est.results((baseline.get("performance") or {}).get("metrics") or {})
 
 
 def _class_rate_results(config: LoadedConfig, profile: WindowProfile, baseline: Mapping[str, Any]) -> list[CheckResult]:

@@ -1,9 +1,10 @@
 """The window profile: everything the checks need from one window, built in one streamed pass.
 
 :class:`ProfileSpec` says what to count (from the model config and its stored baseline: the features'
-reference grids and categories, the score grid, the calibrator...). :class:`WindowProfile` holds the
+reference grids and categories, the score grid, the fitted performance estimator...). :class:`WindowProfile` holds the
 counts: per feature its :mod:`~watchkeeper.drift.counts`, the score/prediction/confidence aggregates,
-the expected confusion counts for estimated performance, a latency sketch, status counts, row count,
+the running state of the performance estimator (binary, multiclass or regression: see
+:mod:`watchkeeper.performance.estimators`), a latency sketch, status counts, row count,
 newest timestamp and the duplicate-id count. ``WindowProfile.add_batch(df)`` folds one batch in;
 ``merge`` combines two profiles (associative; a profile of concatenated batches equals the merge of
 the batches' profiles, floating sums up to rounding). The four check families are computed from it
@@ -12,7 +13,6 @@ the batches' profiles, floating sums up to rounding). The four check families ar
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +35,7 @@ from watchkeeper.profile.sketch import DuplicateCounter, QuantileSketch
 
 if TYPE_CHECKING:
     from watchkeeper.config import LoadedConfig
+    from watchkeeper.performance.estimators import Estimator
 
 FloatArray = NDArray[np.float64]
 
@@ -61,7 +62,10 @@ class ProfileSpec:
     latency: str | None
     status: str | None
     error_values: frozenset[str]
-    calibrator: dict[str, Any] | None
+    #: The window estimator fitted on the reference (a template: profiles hold ``estimator.fresh()``), or None
+    #: when the model has no performance section. A model that cannot be estimated gets the estimator that
+    #: reports one ``skipped`` row with the reason.
+    estimator: Estimator | None = None
 
     @classmethod
     def from_config(cls, config: LoadedConfig, baseline: Mapping[str, Any], baseline_hash: str = "") -> ProfileSpec:
@@ -72,8 +76,11 @@ class ProfileSpec:
         features = {n: str(k) for n, k in log.features.items() if n in ref_features}
         class_profiles: Mapping[str, Any] = baseline.get("class_scores") or {}
         class_scores = {c: col for c, col in log.score_columns().items() if c in class_profiles}
-        perf = baseline.get("performance") or {}
-        calibrator = perf.get("calibrator") if model.task is TaskType.BINARY_CLASSIFICATION else None
+        estimator = None
+        if model.performance is not None:
+            from watchkeeper.performance.estimators import window_estimator
+
+            estimator = window_estimator(config, baseline)
         return cls(
             baseline_hash=str(baseline_hash or baseline.get("hash") or ""),
             task=model.task,
@@ -93,72 +100,16 @@ class ProfileSpec:
             latency=log.latency,
             status=log.status,
             error_values=frozenset(v.lower() for v in log.error_values),
-            calibrator=calibrator if isinstance(calibrator, dict) else None,
+            estimator=estimator,
         )
 
     def columns(self) -> list[str]:
         """Columns the profile reads."""
         cols = [self.timestamp, self.id, self.prediction, *self.features, *self.class_scores.values()]
         cols += [c for c in (self.score, self.latency, self.status) if c]
+        if self.estimator is not None:
+            cols += self.estimator.columns
         return list(dict.fromkeys(cols))
-
-
-@dataclass
-class EstimationCounts:
-    """Expected confusion counts and soft-label score histogram for estimated performance (binary).
-
-    Each row with a finite score and a prediction adds its calibrated probability ``c`` of being
-    positive: to ``tp`` (and ``1 - c`` to ``fp``) when predicted positive, else to ``fn`` (``1 - c`` to
-    ``tn``). ``pos``/``neg`` hold ``c``/``1 - c`` per slot of the score grid (ranked pairs for the ROC
-    AUC; pairs within one slot count as ties, an error below about ``0.5 / grid size``).
-    """
-
-    slots: int
-    tp: float = 0.0
-    fp: float = 0.0
-    fn: float = 0.0
-    tn: float = 0.0
-    n: int = 0
-    pos: FloatArray = field(default_factory=lambda: np.zeros(0))
-    neg: FloatArray = field(default_factory=lambda: np.zeros(0))
-
-    def __post_init__(self) -> None:
-        if self.pos.size == 0:
-            self.pos = np.zeros(self.slots)
-        if self.neg.size == 0:
-            self.neg = np.zeros(self.slots)
-
-    def merge(self, other: EstimationCounts) -> EstimationCounts:
-        """Counts of both windows."""
-        return EstimationCounts(
-            self.slots,
-            self.tp + other.tp,
-            self.fp + other.fp,
-            self.fn + other.fn,
-            self.tn + other.tn,
-            self.n + other.n,
-            self.pos + other.pos,
-            self.neg + other.neg,
-        )
-
-    def estimates(self) -> dict[str, float | None]:
-        """Expected accuracy, precision, recall, F1 and ROC AUC (as ``estimate_performance``)."""
-        out: dict[str, float | None] = dict.fromkeys(
-            ("estimated_accuracy", "estimated_precision", "estimated_recall", "estimated_f1", "estimated_roc_auc")
-        )
-        if self.n == 0:
-            return out
-        tp, fp, fn, tn = self.tp, self.fp, self.fn, self.tn
-        out["estimated_accuracy"] = (tp + tn) / self.n
-        out["estimated_precision"] = tp / (tp + fp) if tp + fp > 0 else None
-        out["estimated_recall"] = tp / (tp + fn) if tp + fn > 0 else None
-        out["estimated_f1"] = 2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn > 0 else None
-        positives, negatives = float(self.pos.sum()), float(self.neg.sum())
-        if positives > 0 and negatives > 0:
-            below = np.cumsum(self.neg) - self.neg
-            auc = float(np.sum(self.pos * (below + 0.5 * self.neg))) / (positives * negatives)
-            out["estimated_roc_auc"] = auc if math.isfinite(auc) else None
-        return out
 
 
 def _merge_optional(a: Any, b: Any) -> Any:
@@ -188,7 +139,8 @@ class WindowProfile:
     confidence_n: int = 0
     confidence_sum: float = 0.0
     low_confidence: int = 0
-    estimation: EstimationCounts | None = None
+    #: Running state of the performance estimator (None when the model has no performance section).
+    estimation: Estimator | None = None
     latency: QuantileSketch | None = None
     status: CategoricalCounts | None = None
     status_errors: int = 0
@@ -211,11 +163,7 @@ class WindowProfile:
             class_scores={c: NumericalCounts.empty(p) for c, p in spec.class_score_profiles.items()},
             prediction_values=NumericalCounts.empty(spec.prediction_profile) if spec.prediction_profile else None,
             predicted=CategoricalCounts(spec.classes) if spec.task is not TaskType.REGRESSION else None,
-            estimation=(
-                EstimationCounts(2 * NumericalCounts.empty(score_profile).grid.size + 1)
-                if spec.calibrator and score_profile
-                else None
-            ),
+            estimation=spec.estimator.fresh() if spec.estimator is not None else None,
             latency=QuantileSketch() if spec.latency else None,
             status=CategoricalCounts(()) if spec.status else None,
             ids=DuplicateCounter(),
@@ -247,6 +195,8 @@ class WindowProfile:
             else:
                 counts.add(series)
         self._add_predictions(df)
+        if self.estimation is not None:
+            self.estimation.update(df)
         self._add_service(df)
         if self.ids is not None and spec.id in df.columns:
             self.ids.add(df[spec.id])
@@ -280,8 +230,6 @@ class WindowProfile:
             self.confidence_n += int(finite.size)
             self.confidence_sum += float(finite.sum())
             self.low_confidence += int(np.count_nonzero(finite < spec.low_confidence))
-        if self.estimation is not None and scores is not None and self.score is not None:
-            self._add_estimation(df, scores)
 
     def _confidence(self, df: pd.DataFrame, scores: FloatArray | None) -> FloatArray | None:
         spec = self.spec
@@ -301,36 +249,6 @@ class WindowProfile:
                 out[~np.isfinite(out)] = np.nan
                 return out
         return None
-
-    def _add_estimation(self, df: pd.DataFrame, scores: FloatArray) -> None:
-        from watchkeeper.performance import Calibrator
-        from watchkeeper.performance.labels import normalize_labels, positive_name
-
-        spec = self.spec
-        assert self.estimation is not None and self.score is not None and spec.calibrator is not None
-        if spec.prediction not in df.columns:
-            return
-        labels = normalize_labels(df[spec.prediction])
-        keep = np.isfinite(scores) & (labels != None)  # noqa: E711 -- elementwise on an object array
-        if not keep.any():
-            return
-        s = scores[keep]
-        predicted = labels[keep] == positive_name(spec.positive_class)
-        c = Calibrator.from_dict(spec.calibrator).predict(s)
-        est = self.estimation
-        est.tp += float(c[predicted].sum())
-        est.fp += float((1 - c[predicted]).sum())
-        est.fn += float(c[~predicted].sum())
-        est.tn += float((1 - c[~predicted]).sum())
-        est.n += int(s.size)
-        grid = self.score.grid
-        if grid.size:
-            idx = np.searchsorted(grid, s, side="left")
-            slot = 2 * idx + (grid[np.minimum(idx, grid.size - 1)] == s)
-        else:
-            slot = np.zeros(s.size, dtype=np.int64)
-        est.pos += np.bincount(slot, weights=c, minlength=est.slots)
-        est.neg += np.bincount(slot, weights=1 - c, minlength=est.slots)
 
     def _add_service(self, df: pd.DataFrame) -> None:
         spec = self.spec
@@ -380,7 +298,7 @@ class WindowProfile:
             self.confidence_n + other.confidence_n,
             self.confidence_sum + other.confidence_sum,
             self.low_confidence + other.low_confidence,
-            _merge_optional(self.estimation, other.estimation),
+            _merge_estimation(self.estimation, other.estimation),
             _merge_optional(self.latency, other.latency),
             _merge_optional(self.status, other.status),
             self.status_errors + other.status_errors,
@@ -425,6 +343,16 @@ class WindowProfile:
         if self.id_summary is not None:
             return int(self.id_summary.get("n", 0))
         return self.ids.ids if self.ids is not None else 0
+
+
+def _merge_estimation(a: Estimator | None, b: Estimator | None) -> Estimator | None:
+    """A new estimator holding both states (the estimators' ``merge`` mutates in place: the operands stay)."""
+    if a is None or b is None:
+        return a if b is None else b
+    merged = a.fresh()
+    merged.merge(a)
+    merged.merge(b)
+    return merged
 
 
 def _merge_scan(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
