@@ -1,9 +1,11 @@
-"""Parquet files through ``pyarrow.dataset``: partition pruning, row-group skipping, column projection.
+"""Parquet files: partition pruning, row-group skipping from footer statistics, column projection.
 
 Per file in the window: the footer gives the schema; the timestamp filter skips the row groups whose
 statistics lie outside the window (and filters rows inside the others); only the wanted columns are
-decoded; record batches stream out in bounded slices. Files whose schemas differ are unified column by
-column (numbers widen, conflicting types become strings) and every change is recorded.
+decoded, by ``pyarrow.parquet.ParquetFile.iter_batches`` on the calling thread (no pre-buffering, no
+read-ahead: memory follows the batch size, not the file); record batches stream out in bounded slices.
+Files whose schemas differ are unified column by column (numbers widen, conflicting types become
+strings) and every change is recorded.
 """
 
 from __future__ import annotations
@@ -84,21 +86,13 @@ def _common_type(types: list[pa.DataType]) -> pa.DataType:
 def _pushdown(dataset: ds.Dataset, request: ScanRequest) -> ds.Expression | None:
     """A filter on the timestamp column that statistics can use: exact for zoned timestamps, a superset for
     naive ones (wall clock in the configured zone); None for strings and other types (filtered after parsing)."""
-    import pyarrow as pa
     import pyarrow.dataset as ds
 
-    ts, window = request.timestamp, request.window
-    if ts is None or window is None or ts not in dataset.schema.names:
+    bounds = _bounds(dataset, request)
+    if bounds is None:
         return None
-    kind = dataset.schema.field(ts).type
-    if not pa.types.is_timestamp(kind):
-        return None
-    bounds = request.naive_bounds()
-    assert bounds is not None
-    low, high = (window.start, window.end) if kind.tz else bounds
-    # a coarse unit truncates the bounds: one unit of slack above keeps the filter a superset
-    high += _SLACK.get(kind.unit, timedelta(0))
-    return (ds.field(ts) >= _scalar(low, kind)) & (ds.field(ts) < _scalar(high, kind))
+    ts, low, high = bounds
+    return (ds.field(ts) >= low) & (ds.field(ts) < high)
 
 
 _SLACK = {"s": timedelta(seconds=1), "ms": timedelta(milliseconds=1)}
@@ -123,45 +117,80 @@ def _unified_tables(
     for name, dataset in opened:
         require_timestamp(request, record, name, dataset.schema.names)
         try:
-            for table in _file_tables(dataset, request, columns, record):
+            for table in _file_tables(name, dataset, request, columns, record):
                 yield _unify(table, columns, targets, request.timestamp)
         except (OSError, pa.ArrowException) as exc:
             raise unreadable("Parquet", name, exc) from exc
 
 
 def _file_tables(
-    dataset: ds.Dataset, request: ScanRequest, columns: list[str], record: ScanRecord
+    name: str, dataset: ds.Dataset, request: ScanRequest, columns: list[str], record: ScanRecord
 ) -> Iterator[pa.Table]:
-    """One file's record batches meeting the pushdown filter; row groups that cannot meet it are never read."""
+    """One file's record batches meeting the pushdown filter; row groups that cannot meet it are never read.
+
+    The row groups are chosen from the footer statistics, then read one batch at a time by the file reader
+    itself, on this thread: no pre-buffering and no background read-ahead, so memory follows the batch size
+    (and one row group's column chunks), never the file.
+    """
     import pyarrow as pa
     import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
 
     present = [c for c in columns if c in dataset.schema.names]
     expr = _pushdown(dataset, request)
+    kept: list[int] = []
     for whole in dataset.get_fragments():
         assert isinstance(whole, ds.ParquetFileFragment)
         record.row_groups_total += whole.num_row_groups
         # row groups whose statistics cannot meet the window are dropped here, never read
         fragment = whole if expr is None else whole.subset(filter=expr)
-        record.row_groups_read += fragment.num_row_groups
-        if fragment.num_row_groups == 0:
-            continue
-        scanner = ds.Scanner.from_fragment(
-            fragment,
-            schema=dataset.schema,
-            columns=present,
-            filter=expr,
-            batch_size=request.batch_rows,
-            # bounded memory: no read-ahead of the whole file (pre_buffer would fetch every row group
-            # up front, 16 batches of read-ahead would hold 16 batches); local files lose no speed
-            batch_readahead=1,
-            fragment_readahead=1,
-            fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False),
+        kept.extend(group.id for group in fragment.row_groups)
+    record.row_groups_read += len(kept)
+    if not kept:
+        return
+    bounds = _bounds(dataset, request)
+    reader = pq.ParquetFile(name, pre_buffer=False, buffer_size=_BUFFER_BYTES)
+    try:
+        batches = reader.iter_batches(
+            batch_size=request.batch_rows, row_groups=kept, columns=present, use_threads=False
         )
-        for batch in scanner.to_batches():
-            record.rows_scanned += batch.num_rows
-            if batch.num_rows:
-                yield pa.Table.from_batches([batch])
+        for batch in batches:
+            table = pa.Table.from_batches([batch])
+            if bounds is not None:
+                table = table.filter(_inside(table[bounds[0]], bounds[1], bounds[2]))
+            record.rows_scanned += table.num_rows
+            if table.num_rows:
+                yield table
+    finally:
+        reader.close()
+
+
+_BUFFER_BYTES = 1 << 20
+"""Column pages are streamed through a 1 MiB buffer instead of loading whole column chunks."""
+
+
+def _bounds(dataset: ds.Dataset, request: ScanRequest) -> tuple[str, pa.Scalar[Any], pa.Scalar[Any]] | None:
+    """The pushdown filter as (column, low, high) for rows inside the kept row groups; None without one."""
+    import pyarrow as pa
+
+    ts, window = request.timestamp, request.window
+    if ts is None or window is None or ts not in dataset.schema.names:
+        return None
+    kind = dataset.schema.field(ts).type
+    if not pa.types.is_timestamp(kind):
+        return None
+    bounds = request.naive_bounds()
+    assert bounds is not None
+    low, high = (window.start, window.end) if kind.tz else bounds
+    # a coarse unit truncates the bounds: one unit of slack above keeps the filter a superset
+    high += _SLACK.get(kind.unit, timedelta(0))
+    return ts, _scalar(low, kind), _scalar(high, kind)
+
+
+def _inside(column: pa.ChunkedArray, low: pa.Scalar[Any], high: pa.Scalar[Any]) -> pa.ChunkedArray:
+    import pyarrow.compute as pc
+
+    return pc.and_(pc.greater_equal(column, low), pc.less(column, high))
 
 
 def _unify(table: pa.Table, columns: list[str], targets: dict[str, pa.DataType], ts: str | None) -> pa.Table:
