@@ -136,43 +136,6 @@ def stored_counts(store: MetricStore, model: str, window: Window) -> CurrentCoun
     return profile_counts(None if stored is None else stored.payload)
 
 
-def current_counts(config: LoadedConfig, window: Window, baseline: Mapping[str, Any] | None) -> CurrentCounts:
-    """Deprecated (reads raw data): use :func:`stored_counts`. Kept until the UI reads stored profiles.
-
-    Bins the window's data like the baseline; returns ``{}`` (and logs why) when it cannot be read.
-    """
-    if not baseline:
-        return {}
-    try:
-        import numpy as np
-        import pandas as pd
-
-        from watchkeeper.drift.profile import bin_counts, count_categories, split_numerical
-        from watchkeeper.sources import read_window
-
-        df = read_window(config, window).df
-        out: CurrentCounts = {}
-        profiles: dict[str, Any] = dict(baseline.get("features") or {})
-        score_col = config.model.predictions.score
-        if score_col and baseline.get("score"):
-            profiles[SCORE_KEY] = baseline["score"]
-        for name, profile in profiles.items():
-            column = score_col if name == SCORE_KEY else name
-            if column is None or column not in df.columns or not isinstance(profile, Mapping):
-                continue
-            if profile.get("kind") == "numerical":
-                values = pd.to_numeric(df[column], errors="coerce")
-                finite = split_numerical(values.astype("float64"), column).finite
-                edges = np.asarray(profile.get("edges") or [], dtype="float64")
-                out[name] = [float(c) for c in bin_counts(edges, finite)]
-            else:
-                out[name] = {k: float(v) for k, v in count_categories(df[column]).counts.items()}
-        return out
-    except Exception as exc:  # a chart is optional: never fail the report for it
-        log.warning("model=%s window=%s: current distributions unavailable: %s", config.model.name, window, exc)
-        return {}
-
-
 def _details_counts(row: MetricRow) -> list[float] | dict[str, float] | None:
     """Current counts carried by a drift result's details, if the drift test stored them."""
     for key in ("current_counts",):

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_CURRENT_CACHE_SIZE = 32
 
 
 class BadRequestError(ValueError):
@@ -79,7 +78,6 @@ class UIContext:
     def __init__(self, store: MetricStore | None, config_dir: Path | None) -> None:
         self.stores = StoreHolder(store)
         self.configs = ConfigFolder(config_dir)
-        self._current: dict[tuple[str, datetime, datetime], CurrentCounts] = {}
         self._lock = threading.Lock()
 
     @property
@@ -133,21 +131,12 @@ class UIContext:
         return None
 
     def current_for(self, config: LoadedConfig | None, data: WindowData) -> CurrentCounts | None:
-        """Current distribution counts of the window's features (cached: reading a window is expensive)."""
-        from watchkeeper.report.run_report import current_counts
+        """Current distribution counts of the window's features, from its stored window profile (never raw data)."""
+        from watchkeeper.report.run_report import stored_counts
 
-        if config is None or data.window is None or not data.baseline:
+        if data.window is None or not data.baseline:
             return None
-        key = (data.model, data.window.start, data.window.end)
-        with self._lock:
-            if key in self._current:
-                return self._current[key]
-        counts = current_counts(config, data.window, data.baseline)
-        with self._lock:
-            if len(self._current) >= _CURRENT_CACHE_SIZE:
-                self._current.pop(next(iter(self._current)))
-            self._current[key] = counts
-        return counts
+        return stored_counts(self.store, data.model, data.window)
 
 
 def _hint(access: Access) -> str:

@@ -164,3 +164,25 @@ def test_store_created_lazily_from_the_environment(seeded: Seeded, monkeypatch: 
     monkeypatch.setenv("WATCHKEEPER_CONFIG_DIR", str(seeded.config_dir))
     client = TestClient(create_app())
     assert re.search(r'href="models/fraud"', client.get("/").text)
+
+
+def test_model_page_draws_distributions_from_the_stored_profile(tiny, seeded: Seeded) -> None:  # type: ignore[no-untyped-def]
+    """The page reads the run's stored window profile, never the raw log (deleted here)."""
+    from watchkeeper.checks import run_checks
+    from watchkeeper.results import Window
+
+    config = tiny.config()
+    window = Window.parse("2026-10-01", "2026-10-02")
+    report = run_checks(config, window, seeded.store)
+    seeded.store.save_window_profile("tiny", window, report.profile)
+    seeded.store.record_window(
+        "tiny", window, report.results, run_id="r", source="cli", n_rows=report.n_rows, summary=report.summary()
+    )
+    for path in (tiny.root / "log").glob("*.parquet"):
+        path.unlink()
+    client = TestClient(create_app(store=seeded.store, config_dir=config.path.parent))
+    html = client.get("/models/tiny").text
+    figure = html.split('data-feature="amount"')[1].split("</figure>")[0]
+    assert "<svg" in figure
+    assert "current distribution not available" not in figure
+    assert ": current " in figure  # the window's bars, drawn from the stored counts
