@@ -57,7 +57,8 @@ class ScanRequest:
         if self.window is None:
             return None
         zone = ZoneInfo(self.timezone)
-        start, end = self.window.start, self.window.end
+        # plain datetimes: Airflow passes pendulum DateTimes, whose arithmetic with timedeltas breaks here
+        start, end = _stdlib(self.window.start), _stdlib(self.window.end)
         if end - start > timedelta(days=400):
             offsets = [timedelta(hours=-15), timedelta(hours=15)]  # beyond every zone's offset
         else:
@@ -67,6 +68,16 @@ class ScanRequest:
         low = (start + min(offsets)).replace(tzinfo=None)
         high = (end + max(offsets)).replace(tzinfo=None)
         return low, high
+
+
+def _stdlib(value: datetime) -> datetime:
+    """``value`` as a plain ``datetime.datetime`` (a pendulum DateTime or another subclass converted)."""
+    if type(value) is datetime:
+        return value
+    return datetime(
+        value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond,
+        tzinfo=value.tzinfo, fold=value.fold,
+    )  # fmt: skip
 
 
 @dataclass
