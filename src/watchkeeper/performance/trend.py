@@ -189,9 +189,9 @@ def trend_result(
         z: list[float | None] = [(p.value - stats.mean) / max(stats.noise_at(p.n), floor) for p in history]
         wu = 0 if warmup is None else warmup
         result = detect(z, method=method, direction=direction, warmup=wu, mean=0.0, std=1.0, **settings)
-        details.update(
-            {"reference_mean": stats.mean, "reference_std": stats.std, "reference_n": stats.n, "chunks": stats.chunks}
-        )
+        # the metric's level in the reference, not a baseline of the trend statistic (which is in noise units):
+        # named so that notifications do not compare the statistic with it
+        details.update({"level_mean": stats.mean, "level_std": stats.std, "level_n": stats.n, "chunks": stats.chunks})
         level = f"the reference level {stats.mean:.4g}"
     else:
         wu = warmup if warmup is not None and warmup >= 2 else DEFAULT_WARMUP
