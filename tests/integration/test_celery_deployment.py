@@ -23,6 +23,7 @@ import importlib.util
 import json
 import os
 import re
+import resource
 import shutil
 import sys
 import time
@@ -329,6 +330,8 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
         slack,
         expected,
     )
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = time.monotonic()
     try:
         t = time.monotonic()
         deployment.start()
@@ -336,13 +339,17 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
         out.health_after["start"] = deployment.health()
         _scenario(out, proxy)
         out.figures["models"] = MODELS
-        (root / "figures.json").write_text(json.dumps(out.figures, indent=2))
-        print(f"\ncelery deployment figures: {json.dumps(out.figures)}")
         yield out
     finally:
         t = time.monotonic()
         deployment.stop()
         out.figures["stop_s"] = round(time.monotonic() - t, 1)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # CPU of every process the deployment started and waited for (the killed worker's tree is lost)
+        out.figures["cpu_s"] = round(after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime, 1)
+        out.figures["wall_s"] = round(time.monotonic() - wall, 1)
+        (root / "figures.json").write_text(json.dumps(out.figures, indent=2))
+        print(f"\ncelery deployment figures: {json.dumps(out.figures)}")
         slack.stop()
         proxy.stop()
         if not os.environ.get("WATCHKEEPER_DEPLOY_KEEP"):
