@@ -211,10 +211,12 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     print()
     print(f"{'rows':>12}{'check wall s':>14}{'check CPU s':>13}{'check peak MB':>15}{'bare wall s':>13}"
-          f"{'bare CPU s':>12}{'bare peak MB':>14}{'wall x bare':>13}")  # fmt: skip
+          f"{'bare CPU s':>12}{'bare peak MB':>14}{'wall x bare':>13}"
+          f"{'CPU x bare':>12}{'peak x bare':>13}")  # fmt: skip
     for rows, _, _, check, bare in rows_out:
         print(f"{rows:>12,}{check['wall']:>14.1f}{check['cpu']:>13.1f}{check['rss_mb']:>15.0f}{bare['wall']:>13.1f}"
-              f"{bare['cpu']:>12.1f}{bare['rss_mb']:>14.0f}{check['wall'] / bare['wall']:>13.2f}")  # fmt: skip
+              f"{bare['cpu']:>12.1f}{bare['rss_mb']:>14.0f}{check['wall'] / bare['wall']:>13.2f}"
+              f"{check['cpu'] / bare['cpu']:>12.2f}{check['rss_mb'] / bare['rss_mb']:>13.2f}")  # fmt: skip
     peaks = [check["rss_mb"] for _, _, _, check, _ in rows_out]
     mean = sum(peaks) / len(peaks)
     flat = all(abs(p - mean) <= MEMORY_SPREAD * mean for p in peaks)
