@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from watchkeeper.alerting.notice import severity_rank
 from watchkeeper.exceptions import AlertDeliveryError, UnknownNameError
@@ -71,6 +71,46 @@ class SinkConfig(BaseModel):
     def env_vars(self) -> list[tuple[str, str]]:
         """(field, environment variable) pairs that must be set where tasks run (reported, not required)."""
         return []
+
+
+class ConnectionOrEnvConfig(SinkConfig):
+    """A sink whose secret (URL, key) comes from an Airflow connection (``conn_id``) or an environment variable.
+
+    The variable's field is named by :attr:`env_field` (``url_env``, ``routing_key_env``...); subclasses
+    declare it and ``conn_id`` with their own descriptions. With :attr:`one_source` set, exactly one of the
+    two must be given (that message otherwise).
+    """
+
+    #: The YAML field naming the environment variable.
+    env_field: ClassVar[str] = "url_env"
+    #: The error when not exactly one of ``conn_id`` and the variable is given; None: both are optional.
+    one_source: ClassVar[str | None] = None
+
+    conn_id: str | None = Field(default=None, description="Airflow connection holding the secret.")
+
+    @property
+    def env_var(self) -> str | None:
+        """The environment variable named in the YAML, if any."""
+        value = getattr(self, self.env_field, None)
+        return str(value) if value else None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ConnectionOrEnvConfig:
+        if self.one_source is not None and bool(self.conn_id) == bool(self.env_var):
+            raise ValueError(self.one_source)
+        return self
+
+    def target(self) -> str:
+        """The connection or variable."""
+        return self.conn_id or self.env_var or ""
+
+    def connection_ids(self) -> list[tuple[str, str]]:
+        """The connection named in the YAML."""
+        return [("conn_id", self.conn_id)] if self.conn_id else []
+
+    def env_vars(self) -> list[tuple[str, str]]:
+        """The variable named in the YAML."""
+        return [(self.env_field, self.env_var)] if self.env_var else []
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from watchkeeper.alerting.messages import numbers_line, title_of
 from watchkeeper.alerting.notice import severity_rank
 from watchkeeper.alerting.sinks import http
 from watchkeeper.alerting.sinks.base import (
+    ConnectionOrEnvConfig,
     Delivered,
     DeliveryFailure,
     SendContext,
@@ -48,7 +49,7 @@ DEDUP_CHARS = 255
 _SEVERITY = {"critical": "critical", "error": "critical", "warning": "warning"}
 
 
-class PagerDutyConfig(SinkConfig):
+class PagerDutyConfig(ConnectionOrEnvConfig):
     """PagerDuty Events API v2 (an Events API v2 integration of a service)."""
 
     kind: Literal["pagerduty"] = Field(default="pagerduty", description="Which sink: pagerduty.")
@@ -60,26 +61,11 @@ class PagerDutyConfig(SinkConfig):
     )
     source: str = Field(default="watchkeeper", description="PagerDuty's 'source' field.", max_length=255)
 
-    @model_validator(mode="after")
-    def _one_key(self) -> PagerDutyConfig:
-        if bool(self.conn_id) == bool(self.routing_key_env):
-            raise ValueError(
-                "give the integration key through exactly one of conn_id (an Airflow connection) or "
-                "routing_key_env (an environment variable) -- never in the YAML"
-            )
-        return self
-
-    def target(self) -> str:
-        """The connection or variable."""
-        return self.conn_id or self.routing_key_env or ""
-
-    def connection_ids(self) -> list[tuple[str, str]]:
-        """The connection with the key."""
-        return [("conn_id", self.conn_id)] if self.conn_id else []
-
-    def env_vars(self) -> list[tuple[str, str]]:
-        """The key's variable."""
-        return [("routing_key_env", self.routing_key_env)] if self.routing_key_env else []
+    env_field: ClassVar[str] = "routing_key_env"
+    one_source: ClassVar[str | None] = (
+        "give the integration key through exactly one of conn_id (an Airflow connection) or "
+        "routing_key_env (an environment variable) -- never in the YAML"
+    )
 
 
 def dedup_key(model: str, label: str) -> str:

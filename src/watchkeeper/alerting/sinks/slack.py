@@ -20,6 +20,7 @@ from pydantic import Field
 from watchkeeper.alerting.messages import Message, render_slack
 from watchkeeper.alerting.sinks.base import (
     DEFAULT_TIMEOUT_S,
+    ConnectionOrEnvConfig,
     Delivered,
     DeliveryFailure,
     SendContext,
@@ -273,7 +274,7 @@ class SlackBotSink(Sink):
         )
 
 
-class SlackWebhookConfig(SinkConfig):
+class SlackWebhookConfig(ConnectionOrEnvConfig):
     """A Slack incoming webhook: one fixed channel, no threads (replies are posted as standalone messages)."""
 
     kind: Literal["slack_webhook"] = Field(default="slack_webhook", description="Which sink: slack_webhook.")
@@ -284,18 +285,6 @@ class SlackWebhookConfig(SinkConfig):
     url_env: str | None = Field(
         default=None, description="Environment variable with the webhook URL (default: $WATCHKEEPER_SLACK_WEBHOOK_URL)."
     )
-
-    def target(self) -> str:
-        """The connection or variable."""
-        return self.conn_id or self.url_env or ""
-
-    def connection_ids(self) -> list[tuple[str, str]]:
-        """The connection named in the YAML."""
-        return [("conn_id", self.conn_id)] if self.conn_id else []
-
-    def env_vars(self) -> list[tuple[str, str]]:
-        """The URL's variable."""
-        return [("url_env", self.url_env)] if self.url_env else []
 
 
 class SlackWebhookSink(Sink):

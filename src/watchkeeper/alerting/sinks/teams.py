@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from watchkeeper.alerting.messages import MAX_ALERTS_SHOWN, numbers_line, sort_entries, title_of
 from watchkeeper.alerting.sinks import http
 from watchkeeper.alerting.sinks.base import (
+    ConnectionOrEnvConfig,
     Delivered,
     DeliveryFailure,
     SendContext,
     Sink,
-    SinkConfig,
     extra_of,
     require_connection,
     require_env,
@@ -121,30 +121,16 @@ def card(notice: Notice) -> dict[str, Any]:
     }
 
 
-class TeamsConfig(SinkConfig):
+class TeamsConfig(ConnectionOrEnvConfig):
     """Microsoft Teams: an incoming webhook or a Workflows webhook URL."""
 
     kind: Literal["teams"] = Field(default="teams", description="Which sink: teams.")
     conn_id: str | None = Field(default=None, description="Airflow connection with the webhook URL as its password.")
     url_env: str | None = Field(default=None, description="Environment variable with the webhook URL.")
 
-    @model_validator(mode="after")
-    def _one_url(self) -> TeamsConfig:
-        if bool(self.conn_id) == bool(self.url_env):
-            raise ValueError("give the webhook URL through exactly one of conn_id or url_env -- never in the YAML")
-        return self
-
-    def target(self) -> str:
-        """The connection or variable."""
-        return self.conn_id or self.url_env or ""
-
-    def connection_ids(self) -> list[tuple[str, str]]:
-        """The connection with the URL."""
-        return [("conn_id", self.conn_id)] if self.conn_id else []
-
-    def env_vars(self) -> list[tuple[str, str]]:
-        """The URL's variable."""
-        return [("url_env", self.url_env)] if self.url_env else []
+    one_source: ClassVar[str | None] = (
+        "give the webhook URL through exactly one of conn_id or url_env -- never in the YAML"
+    )
 
 
 def url_from_connection(conn: Any) -> str | None:

@@ -20,18 +20,18 @@ import hashlib
 import hmac
 import json
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from watchkeeper.alerting.messages import render_plain
 from watchkeeper.alerting.sinks import http
 from watchkeeper.alerting.sinks.base import (
+    ConnectionOrEnvConfig,
     Delivered,
     DeliveryFailure,
     SendContext,
     Sink,
-    SinkConfig,
     extra_of,
     require_connection,
     require_env,
@@ -62,7 +62,7 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str, *, max_age_
     return fresh and hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
-class WebhookConfig(SinkConfig):
+class WebhookConfig(ConnectionOrEnvConfig):
     """Any HTTP endpoint: the structured notification as JSON, signed with HMAC-SHA256."""
 
     kind: Literal["webhook"] = Field(default="webhook", description="Which sink: webhook.")
@@ -76,23 +76,11 @@ class WebhookConfig(SinkConfig):
         default=None, description="Environment variable with the signing secret (default: the connection's extra)."
     )
 
-    @model_validator(mode="after")
-    def _one_url(self) -> WebhookConfig:
-        if bool(self.conn_id) == bool(self.url_env):
-            raise ValueError("give the URL through exactly one of conn_id or url_env -- never in the YAML")
-        return self
-
-    def target(self) -> str:
-        """The connection or variable."""
-        return self.conn_id or self.url_env or ""
-
-    def connection_ids(self) -> list[tuple[str, str]]:
-        """The connection with the URL."""
-        return [("conn_id", self.conn_id)] if self.conn_id else []
+    one_source: ClassVar[str | None] = "give the URL through exactly one of conn_id or url_env -- never in the YAML"
 
     def env_vars(self) -> list[tuple[str, str]]:
         """The URL's and the secret's variables."""
-        return [(f, v) for f, v in (("url_env", self.url_env), ("secret_env", self.secret_env)) if v]
+        return super().env_vars() + ([("secret_env", self.secret_env)] if self.secret_env else [])
 
 
 class WebhookSink(Sink):
