@@ -683,6 +683,8 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("redis-server") is None and args.redis_port:
         print("redis-server is not installed", file=sys.stderr)
         return 2
+    from watchkeeper.settings import mask_url
+
     deployment.components.clear()
     stopping = False
 
@@ -700,7 +702,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\nAirflow UI: {deployment.s.base_url}/  -- Model health: {deployment.s.base_url}/watchkeeper/\n"
             f"metadata DB + Celery results: {deployment.s.db_url(deployment.s.airflow_db)}\n"
-            f"metric store (connection watchkeeper_store): {deployment.s.store_url}\n"
+            f"metric store (connection watchkeeper_store): {mask_url(deployment.s.store_url)}\n"
             f"broker: {deployment.s.broker_url}; workers: {', '.join(deployment.worker_names())}\n"
             "Ctrl-C stops everything.",
             flush=True,
