@@ -1,11 +1,11 @@
 """The window profile: everything the checks need from one window, built in one streamed pass.
 
 :class:`ProfileSpec` says what to count (from the model config and its stored baseline: the features'
-reference grids and categories, the score grid, the fitted performance estimator...). :class:`WindowProfile` holds the
-counts: per feature its :mod:`~watchkeeper.drift.counts`, the score/prediction/confidence aggregates,
-the running state of the performance estimator (binary, multiclass or regression: see
-:mod:`watchkeeper.performance.estimators`), a latency sketch, status counts, row count,
-newest timestamp and the duplicate-id count. ``WindowProfile.add_batch(df)`` folds one batch in;
+reference grids and categories, the score grid, the fitted performance estimator...).
+:class:`WindowProfile` holds the counts: per feature its :mod:`~watchkeeper.drift.counts`, the
+score/prediction/confidence aggregates, the running state of the performance estimator (binary,
+multiclass or regression: see :mod:`watchkeeper.performance.estimators`), a latency sketch, status
+counts, row count, newest timestamp and the duplicate-id count. ``WindowProfile.add_batch(df)`` folds one batch in;
 ``merge`` combines two profiles (associative; a profile of concatenated batches equals the merge of
 the batches' profiles, floating sums up to rounding). The four check families are computed from it
 (:mod:`watchkeeper.profile.families`) and it is stored with the run (:mod:`watchkeeper.profile.codec`).
