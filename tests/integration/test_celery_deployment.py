@@ -14,7 +14,13 @@ with one window due, are scheduled through the real scheduler and workers while 
 
 Every run must succeed; the metric store must hold exactly the rows one window records, once per model (no
 window missing or duplicated, no duplicated row); the local Slack server must have received exactly one alert
-message per model. Figures (start-up, throughput) are printed and written to ``figures.json``.
+message per model. Figures (start-up, throughput, CPU and wall time) are printed and written to ``figures.json``.
+
+Knobs: ``WATCHKEEPER_DEPLOY_MODELS`` (default 60: the whole test takes about 7 minutes on this 2-core machine;
+200 take about 18), ``WATCHKEEPER_DEPLOY_CONCURRENCY`` (task slots per worker, default 4),
+``WATCHKEEPER_DEPLOY_KEEP=1`` keeps the databases for a look afterwards. For development against another
+checkout: ``WATCHKEEPER_DEPLOY_PYTHONPATH`` (put first on the components' PYTHONPATH) and
+``WATCHKEEPER_DEPLOY_REPO_DAGS`` (where the Watchkeeper DAG files are copied from).
 """
 
 from __future__ import annotations
@@ -433,8 +439,9 @@ def test_a_store_outage_fails_the_task_with_the_masked_url_and_a_fix_then_the_re
     log = outcome.outage_log
     assert STORE_PASSWORD not in log
     assert "postgres:***@127.0.0.1:" in log
-    assert "metric store postgresql+psycopg://postgres:***@" in log
-    assert "is the database up?" in log
+    # the masked URL, what failed, then the fix after " -- "
+    masked = r"metric store postgresql\+psycopg://postgres:\*\*\*@127\.0\.0\.1:\d+/\w+"
+    assert re.search(masked + r": cannot [^\n]* -- \w", log)
     assert outcome.outage_final_states == dict.fromkeys(outcome.outage_dags, "success")
 
 
