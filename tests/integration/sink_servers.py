@@ -21,13 +21,12 @@ import email
 import email.policy
 import json
 import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from local_http import ScriptedHttpServer
 
 PAGERDUTY_KEY = "R0UTINGKEY0123456789abcdefABCDEF"
 TEAMS_PATH = "/webhookb2/0000-teams-secret-1111/IncomingWebhook/abc/def"
@@ -48,47 +47,12 @@ class Request:
         return json.loads(self.raw or b"null")
 
 
-class _HttpServer:
+class _HttpServer(ScriptedHttpServer[Request]):
     """A scriptable JSON HTTP server in a thread; subclasses answer in :meth:`answer`."""
-
-    def __init__(self) -> None:
-        self.requests: list[Request] = []
-        self.failures: list[str] = []
-        self.down: str | None = None
-        self._lock = threading.RLock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> _HttpServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def fail(self, *outcomes: str) -> None:
-        with self._lock:
-            self.failures.extend(outcomes)
-
-    def reset(self) -> None:
-        with self._lock:
-            self.requests.clear()
-            self.failures.clear()
-            self.down = None
-
-    @contextmanager
-    def outage(self, outcome: str = "server_error") -> Iterator[None]:
-        self.down = outcome
-        try:
-            yield
-        finally:
-            self.down = None
+        return f"http://127.0.0.1:{self.port}"
 
     def accepted(self) -> list[Request]:
         """Requests that were answered with success."""
@@ -96,12 +60,6 @@ class _HttpServer:
 
     def answer(self, request: Request) -> tuple[int, Any]:  # pragma: no cover -- overridden
         raise NotImplementedError
-
-    def _next_outcome(self) -> str:
-        with self._lock:
-            if self.down is not None:
-                return self.down
-            return self.failures.pop(0) if self.failures else "ok"
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self

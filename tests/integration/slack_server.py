@@ -11,14 +11,13 @@ webhook (answers ``ok``). Every request is recorded. Failures are scripted with 
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from local_http import ScriptedHttpServer
 
 TOKEN = "xoxb-test-0123456789-secret"
 WEBHOOK_PATH = "/services/T000TEST/B000TEST/webhooksecret0123456789"
@@ -47,30 +46,20 @@ class Posted:
     via: str  # "api" or "webhook"
 
 
-class SlackServer:
+class SlackServer(ScriptedHttpServer[Request]):
     """The fake Slack. ``url`` is the Web API base (``http://127.0.0.1:PORT/api/``)."""
 
     def __init__(self, channels: dict[str, str] | None = None, tokens: set[str] | None = None) -> None:
         #: Channel name (or id) -> channel id.
         self.channels = channels if channels is not None else {"#ml-alerts": "C0ALERTS", "#ml-oncall": "C0ONCALL"}
         self.tokens = tokens if tokens is not None else {TOKEN}
-        self.requests: list[Request] = []
         self.messages: list[Posted] = []
-        self.failures: list[str] = []
-        self.down: str | None = None
         self.retry_after = 1
         self.slow_seconds = 1.5
-        self._lock = threading.RLock()
         self._ts = 1_790_000_000
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     # -- control ---------------------------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
 
     @property
     def url(self) -> str:
@@ -80,35 +69,11 @@ class SlackServer:
     def webhook_url(self) -> str:
         return f"http://127.0.0.1:{self.port}{WEBHOOK_PATH}"
 
-    def start(self) -> SlackServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def fail(self, *outcomes: str) -> None:
-        """Make the next requests fail, one outcome per request."""
-        with self._lock:
-            self.failures.extend(outcomes)
-
     def reset(self) -> None:
         """Forget requests, messages and scripted failures."""
         with self._lock:
-            self.requests.clear()
+            super().reset()
             self.messages.clear()
-            self.failures.clear()
-            self.down = None
-
-    @contextmanager
-    def outage(self, outcome: str = "server_error") -> Iterator[None]:
-        """Every request fails with ``outcome`` inside the block."""
-        self.down = outcome
-        try:
-            yield
-        finally:
-            self.down = None
 
     def thread(self, parent_ts: str) -> list[Posted]:
         """Replies posted in the thread of ``parent_ts``."""
@@ -119,12 +84,6 @@ class SlackServer:
         return [m for m in self.messages if m.thread_ts is None]
 
     # -- serving ---------------------------------------------------------------------------------
-
-    def _next_outcome(self) -> str:
-        with self._lock:
-            if self.down is not None:
-                return self.down
-            return self.failures.pop(0) if self.failures else "ok"
 
     def _next_ts(self) -> str:
         with self._lock:
