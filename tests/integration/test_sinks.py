@@ -11,37 +11,28 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import alert_runs
 import pytest
-import yaml
+from alert_runs import at, fraud_config, strings_in
 from sink_servers import PAGERDUTY_KEY, WEBHOOK_SECRET, PagerDutyServer, SmtpServer, TeamsServer, WebhookServer
 from slack_sdk.models.blocks import Block
 from slack_server import TOKEN, SlackServer
 
-from watchkeeper.alerting import dispatch
 from watchkeeper.alerting.sinks import http as http_module
 from watchkeeper.alerting.sinks import slack as slack_module
-from watchkeeper.config import LoadedConfig, parse_config
+from watchkeeper.config import LoadedConfig
 from watchkeeper.exceptions import AlertDeliveryError
-from watchkeeper.results import CheckResult, Status, Window
+from watchkeeper.results import CheckResult, Status
 from watchkeeper.store import MetricStore
 
-W0 = Window(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC))
 REPORT = "http://airflow.example/watchkeeper/models/fraud/report?start=2026-10-01"
 #: A category value / column name that must never act as markup in any sink.
 HOSTILE = "<!channel> <script>x</script> [click](http://evil.example) **b** & _i_"
-
-
-def window(day: int) -> Window:
-    return Window(W0.start + timedelta(days=day), W0.end + timedelta(days=day))
-
-
-def at(day: int) -> datetime:
-    return window(day).end + timedelta(minutes=5)
 
 
 def critical(subject: str = "amount", value: float = 0.4) -> CheckResult:
@@ -72,9 +63,9 @@ def running() -> Iterator[Servers]:
     servers = Servers(
         SlackServer().start(),
         SmtpServer().start(),
-        PagerDutyServer().start(),  # type: ignore[arg-type]
-        TeamsServer().start(),  # type: ignore[arg-type]
-        WebhookServer().start(),  # type: ignore[arg-type]
+        PagerDutyServer().start(),
+        TeamsServer().start(),
+        WebhookServer().start(),
     )
     yield servers
     servers.slack.stop()
@@ -127,55 +118,12 @@ ALL_SINKS: list[dict[str, Any]] = [
 
 
 def model_config(tmp: Path, sinks: list[dict[str, Any]] | None = None, **alerts: Any) -> LoadedConfig:
-    data = {
-        "name": "fraud",
-        "owner": "risk-team",
-        "task": "regression",
-        "predictions": {
-            "source": {"kind": "csv", "path": "log.csv"},
-            "timestamp": "ts",
-            "id": "id",
-            "features": {"amount": "numerical"},
-            "prediction": "pred",
-        },
-        "reference": {"source": {"kind": "csv", "path": "reference.csv"}},
-        "alerts": {"sinks": ALL_SINKS if sinks is None else sinks, "cooldown": "7d", **alerts},
-    }
-    text = yaml.safe_dump(data)
-    (tmp / "fraud.yaml").write_text(text)
-    return parse_config(tmp / "fraud.yaml", text)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[MetricStore]:
-    with MetricStore(f"sqlite:///{tmp_path / 'wk.db'}") as metric_store:
-        metric_store.migrate()
-        yield metric_store
+    return fraud_config(tmp, {"sinks": ALL_SINKS if sinks is None else sinks, "cooldown": "7d", **alerts})
 
 
 def run(config: LoadedConfig, store: MetricStore, day: int, results: list[CheckResult], **kw: Any) -> dict[str, Any]:
-    kw.setdefault("now", at(day))
-    return dispatch(
-        config,
-        window(day),
-        results,
-        run_id=f"scheduled__{day}",
-        dag_id="monitor__fraud",
-        store=store,
-        run_url=f"http://airflow.example/dags/monitor__fraud/runs/scheduled__{day}",
-        report_url=REPORT,
-        **kw,
-    )
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return []
+    """One window's dispatch, with the report link."""
+    return alert_runs.run(config, store, day, results, report_url=REPORT, **kw)
 
 
 def _parts(message: EmailMessage) -> tuple[str, str]:
@@ -200,7 +148,7 @@ def test_every_sink_delivers_the_alert_in_its_own_format_with_data_escaped(
         parsed = Block.parse(block)
         assert parsed is not None
         parsed.validate_json()
-    sent = "\n".join(_strings(servers.slack.requests[0].body))
+    sent = "\n".join(strings_in(servers.slack.requests[0].body))
     assert "<!channel>" not in sent and "&lt;!channel&gt;" in sent and "<script>" not in sent
     # e-mail: a plain-text part and an HTML part with the findings table, data HTML-escaped, one-line subject
     (mail,) = servers.smtp.messages
@@ -220,7 +168,7 @@ def test_every_sink_delivers_the_alert_in_its_own_format_with_data_escaped(
     assert {"href": REPORT, "text": "Report"} in event["links"]
     # Teams: an Adaptive Card; the data is Markdown-escaped so nothing becomes a link or bold
     (card,) = servers.teams.cards()
-    texts = "\n".join(_strings(card["body"]))
+    texts = "\n".join(strings_in(card["body"]))
     assert "[click](http://evil.example)" not in texts and r"\[click\]\(http://evil\.example\)" in texts
     assert "**b**" not in texts and r"\*\*b\*\*" in texts
     assert {"type": "Action.OpenUrl", "title": "Report", "url": REPORT} in card["actions"]
@@ -436,7 +384,7 @@ def test_an_event_from_the_airflow_notifier_reaches_every_sink_escaped(
     )
     summary = send_notice(notice, settings, key="event:etl:1", run_id="manual__1", store=store)
     assert summary["sent"] is True and summary["errors"] == []
-    sent = "\n".join(_strings(servers.slack.requests[-1].body))
+    sent = "\n".join(strings_in(servers.slack.requests[-1].body))
     assert "<!channel>" not in sent and "&lt;!channel&gt;" in sent
     (mail,) = servers.smtp.messages
     _, rich = _parts(mail)
@@ -445,5 +393,5 @@ def test_an_event_from_the_airflow_notifier_reaches_every_sink_escaped(
     assert event["dedup_key"] == "watchkeeper/etl_nightly/etl_nightly/load_orders/manual__1"
     assert event["payload"]["summary"] == "etl_nightly.load_orders failed"
     (card,) = servers.teams.cards()
-    assert r"\[click\]\(http://evil\.example\)" in "\n".join(_strings(card["body"]))
+    assert r"\[click\]\(http://evil\.example\)" in "\n".join(strings_in(card["body"]))
     assert servers.hook.accepted()[0].body["notice"]["title"] == "etl_nightly.load_orders failed"

@@ -11,33 +11,24 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from alert_runs import at, fraud_config, run, strings_in
 from slack_sdk.models.blocks import Block
 from slack_server import TOKEN, WEBHOOK_PATH, SlackServer
 
-from watchkeeper.alerting import dispatch, notify_monitor_failure
+from watchkeeper.alerting import notify_monitor_failure
 from watchkeeper.alerting.sinks import slack as sinks_module
-from watchkeeper.config import LoadedConfig, parse_config
+from watchkeeper.config import LoadedConfig
 from watchkeeper.exceptions import AlertDeliveryError
 from watchkeeper.reporting import alert_file
-from watchkeeper.results import CheckResult, Status, Window
+from watchkeeper.results import CheckResult, Status
 from watchkeeper.store import MetricStore
 
-W0 = Window(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC))
 REPORT_URL = "http://airflow.example/watchkeeper/fraud/report"
-
-
-def window(day: int) -> Window:
-    return Window(W0.start + timedelta(days=day), W0.end + timedelta(days=day))
-
-
-def at(day: int) -> datetime:
-    return window(day).end + timedelta(minutes=5)
 
 
 def finding(check: str, metric: str, subject: str = "", value: float = 0.4, threshold: float = 0.1) -> CheckResult:
@@ -53,23 +44,7 @@ P95 = finding("service", "latency_p95_ms", "", 700.0, threshold=500.0)
 
 
 def model_config(tmp: Path, **alerts: Any) -> LoadedConfig:
-    data = {
-        "name": "fraud",
-        "owner": "risk-team",
-        "task": "regression",
-        "predictions": {
-            "source": {"kind": "csv", "path": "log.csv"},
-            "timestamp": "ts",
-            "id": "id",
-            "features": {"amount": "numerical"},
-            "prediction": "pred",
-        },
-        "reference": {"source": {"kind": "csv", "path": "reference.csv"}},
-        "alerts": {"channel": "#ml-alerts", "mentions": ["@here"], **alerts},
-    }
-    text = yaml.safe_dump(data)
-    (tmp / "fraud.yaml").write_text(text)
-    return parse_config(tmp / "fraud.yaml", text)
+    return fraud_config(tmp, {"channel": "#ml-alerts", "mentions": ["@here"], **alerts})
 
 
 @pytest.fixture(scope="module")
@@ -94,27 +69,6 @@ def slack(server: SlackServer, monkeypatch: pytest.MonkeyPatch) -> SlackServer:
     monkeypatch.setenv("WATCHKEEPER_SLACK_TIMEOUT", "0.5")
     monkeypatch.setattr(sinks_module, "RETRY_BACKOFF_S", 0.05)  # keep the suite fast; the logic is slack-sdk's
     return server
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[MetricStore]:
-    with MetricStore(f"sqlite:///{tmp_path / 'wk.db'}") as metric_store:
-        metric_store.migrate()
-        yield metric_store
-
-
-def run(config: LoadedConfig, store: MetricStore, day: int, results: list[CheckResult], **kw: Any) -> dict[str, Any]:
-    kw.setdefault("now", at(day))
-    return dispatch(
-        config,
-        window(day),
-        results,
-        run_id=f"scheduled__{day}",
-        dag_id="monitor__fraud",
-        store=store,
-        run_url=f"http://airflow.example/dags/monitor__fraud/runs/scheduled__{day}",
-        **kw,
-    )
 
 
 def validate(blocks: list[dict[str, Any]] | None) -> None:
@@ -444,17 +398,6 @@ def test_the_token_never_appears_in_logs_messages_or_files(
 # -- injection ---------------------------------------------------------------------------------------
 
 
-def _texts(value: Any) -> list[str]:
-    """Every string sent, at any depth (top-level text, block texts, context elements...)."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _texts(v)]
-    if isinstance(value, list):
-        return [t for v in value for t in _texts(v)]
-    return []
-
-
 def test_data_never_pings_or_links_in_any_text_sent(slack: SlackServer, store: MetricStore, tmp_path: Path) -> None:
     """A category value or a CSV header such as ``<!channel>`` reaches Slack escaped: in blocks, in the
     top-level ``text`` (notifications), in thread replies and in "monitoring failed" messages."""
@@ -487,7 +430,7 @@ def test_data_never_pings_or_links_in_any_text_sent(slack: SlackServer, store: M
     assert [r.outcome for r in slack.requests] == ["ok"] * 4
     assert len(slack.thread(slack.messages[0].ts)) == 2  # reminder and recovery replies
     for request in slack.requests:
-        sent = _texts(request.body)
+        sent = strings_in(request.body)
         joined = "\n".join(sent)
         for raw in ("<!channel>", "<!here>", "<!everyone>", "<@U0HOSTILE>", "<https://evil"):
             assert raw not in joined, (raw, request.body)
