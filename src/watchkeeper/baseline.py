@@ -9,6 +9,7 @@ reference data, and rebuilt when that hash changes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BASELINE_VERSION = 1
+#: Reference chunks of the multivariate detector's band: fewer rows than this and a chunk is dropped.
+MIN_CHUNK_ROWS = 30
+#: Chunks aimed for when the reference is split by count.
+TARGET_CHUNKS = 20
 
 
 def column_kind(series: pd.Series) -> str:
@@ -136,17 +141,68 @@ def build_baseline(config: LoadedConfig, df: pd.DataFrame | None = None) -> dict
         if len(ts) > 1:
             days = max((ts.max() - ts.min()).total_seconds() / 86400.0, 1.0)
             payload["rows_per_day"] = len(ts) / days
+    if model.drift.multivariate.enabled:
+        payload["multivariate"] = fit_multivariate(config, df, payload.get("rows_per_day"))
     return payload
+
+
+def fit_multivariate(config: LoadedConfig, df: pd.DataFrame, rows_per_day: float | None) -> dict[str, Any]:
+    """The joint-distribution drift detector fitted on the reference (``PcaDriftModel.to_dict()``).
+
+    Its band is learned from reference chunks of one window each: by the reference timestamps and the
+    schedule's period when that gives enough chunks, else by count (the expected rows of a window, or a
+    twentieth of the reference).
+    """
+    from watchkeeper.detection.bands import MIN_CHUNKS, chunk_indices
+    from watchkeeper.detection.multivariate import fit_pca_drift
+    from watchkeeper.performance.trend import window_period
+
+    model = config.model
+    settings = model.drift.multivariate
+    numerical = [n for n, k in model.predictions.features.items() if k is FeatureKind.NUMERICAL]
+    categorical = [n for n, k in model.predictions.features.items() if k is not FeatureKind.NUMERICAL]
+    period = window_period(model.schedule)
+    chunks = None
+    log_cfg = model.predictions
+    if period is not None and log_cfg.timestamp in df.columns:
+        ts, _, _ = to_utc(df[log_cfg.timestamp], log_cfg.timezone)
+        by_time = chunk_indices(len(df), timestamps=ts, period=period, min_rows=MIN_CHUNK_ROWS)
+        if len(by_time) >= MIN_CHUNKS:
+            chunks = by_time
+    if chunks is None:
+        rows = len(df) // TARGET_CHUNKS
+        if period is not None and rows_per_day:
+            rows = min(rows, int(rows_per_day * period.total_seconds() / 86400.0))
+        rows = max(MIN_CHUNK_ROWS, rows)
+        chunks = chunk_indices(len(df), chunk_rows=rows, min_rows=rows)
+    fitted = fit_pca_drift(
+        df, numerical, categorical, variance=settings.variance, chunks=chunks, k=settings.k, min_chunks=MIN_CHUNKS
+    )
+    return fitted.to_dict()
+
+
+def baseline_is_stale(config: LoadedConfig, payload: Mapping[str, Any]) -> bool:
+    """Whether a stored baseline lacks what the config now asks for (the multivariate detector, or its settings)."""
+    settings = config.model.drift.multivariate
+    if not settings.enabled:
+        return False
+    fitted = payload.get("multivariate")
+    if not isinstance(fitted, Mapping):
+        return True
+    band = fitted.get("band") or {}
+    method = str(band.get("method") or "")
+    return fitted.get("variance") != settings.variance or (bool(method) and method != f"mean+-{settings.k:g}sd")
 
 
 def ensure_baseline(config: LoadedConfig, store: MetricStore, *, force: bool = False) -> tuple[str, dict[str, Any]]:
     """The current baseline of the model, rebuilt when the reference changed or when ``force``."""
     fingerprint = reference_fingerprint(config)
     current = store.get_baseline(config.model.name)
-    if current is not None and current[0] == fingerprint and not force:
+    stale = current is not None and current[0] == fingerprint and baseline_is_stale(config, current[1])
+    if current is not None and current[0] == fingerprint and not force and not stale:
         return current
     log.info("model=%s: building baseline from the reference data (hash %s)", config.model.name, fingerprint)
     payload = build_baseline(config)
     payload["hash"] = fingerprint
-    store.save_baseline(config.model.name, fingerprint, payload, replace=force)
+    store.save_baseline(config.model.name, fingerprint, payload, replace=force or stale)
     return fingerprint, payload

@@ -23,7 +23,8 @@ DRIFT_TEST_KINDS: dict[str, tuple[str, ...]] = {
     "wasserstein": ("numerical",),
 }
 
-#: Fixed metric names per family. ``drift`` metrics are drift-test names; ``quality`` also has one
+#: Fixed metric names per family. ``drift`` metrics are drift-test names and ``multivariate_pca`` (the opt-in
+#: joint-distribution detector); ``quality`` also has one
 #: ``gx.<expectation_type>`` metric per expectation; ``prediction`` has ``score_<test>`` and
 #: ``prediction_<test>`` per drift test and ``estimated_<metric>`` per estimated performance metric.
 METRICS: dict[str, tuple[str, ...]] = {
@@ -43,7 +44,7 @@ METRICS: dict[str, tuple[str, ...]] = {
         "schema_change",
         "gx_suite",
     ),
-    "drift": DRIFT_TESTS,
+    "drift": (*DRIFT_TESTS, "multivariate_pca"),
     "prediction": (
         *(f"score_{t}" for t in DRIFT_TESTS),
         *(f"prediction_{t}" for t in DRIFT_TESTS),

@@ -91,6 +91,22 @@ class FeatureDriftOverride(_Model):
         return None if value is None else _drift_test_name(value)
 
 
+class MultivariateSettings(_Model):
+    """The joint-distribution drift detector (PCA reconstruction error with a band learned on the reference)."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Fit a PCA on the reference's features and judge each window's mean reconstruction error "
+        "against the band of the reference's own chunks (drift metric 'multivariate_pca'). It catches a change in "
+        "the correlation between features that per-feature tests miss. Off by default: turning it on adds one "
+        "drift result, and the next run rebuilds the stored baseline to fit the detector.",
+    )
+    variance: float = Field(default=0.65, gt=0, lt=1, description="Share of the variance the PCA keeps.")
+    k: float = Field(
+        default=3.0, gt=0, description="Band width in standard deviations of the reference chunks' mean errors."
+    )
+
+
 class DriftSettings(_Model):
     """Feature and prediction drift settings."""
 
@@ -105,6 +121,9 @@ class DriftSettings(_Model):
         ge=1,
         description="Fewer usable values than this in a window (per feature, and for the score): drift is not "
         "judged (skipped, with the reason). A handful of values cannot tell drift from noise.",
+    )
+    multivariate: MultivariateSettings = Field(
+        default_factory=MultivariateSettings, description="Joint-distribution drift detector (opt-in)."
     )
 
     @field_validator("numerical_method")

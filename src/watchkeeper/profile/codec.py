@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from watchkeeper.detection.multivariate import ReconstructionError
 from watchkeeper.drift.counts import CategoricalCounts, FeatureCounts, NumericalCounts, grid_digest
 from watchkeeper.exceptions import BaselineError
 from watchkeeper.profile.sketch import QuantileSketch
@@ -174,6 +175,11 @@ def to_payload(profile: WindowProfile) -> dict[str, Any]:
         "ids": dict(profile.id_summary or {"n": profile.ids_counted, "nulls": 0, "duplicates": profile.duplicate_ids}),
         "scan": dict(profile.scan),
         "gx": profile.gx,
+        "multivariate": (
+            {"total": profile.multivariate.total, "rows": profile.multivariate.rows}
+            if profile.multivariate is not None
+            else None
+        ),
     }
 
 
@@ -232,4 +238,7 @@ def from_payload(payload: Mapping[str, Any], spec: ProfileSpec) -> WindowProfile
     profile.ids = None
     profile.scan = dict(payload.get("scan") or {})
     profile.gx = payload.get("gx")
+    stored = payload.get("multivariate")
+    if spec.multivariate is not None and isinstance(stored, Mapping):  # absent in profiles stored before it
+        profile.multivariate = ReconstructionError(float(stored.get("total") or 0.0), int(stored.get("rows") or 0))
     return profile

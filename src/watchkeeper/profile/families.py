@@ -143,8 +143,39 @@ def drift_results(config: LoadedConfig, profile: WindowProfile) -> list[CheckRes
     methods = {n: methods[n] for n in names}
     validate_plan({n: profile.spec.features[n] for n in names}, profile.spec.profiles, methods, thresholds)
     counts = {n: profile.features[n] for n in names}
-    return analyze_counts(
+    results = analyze_counts(
         counts, profile.spec.profiles, methods, thresholds, limits=limits_of(config), families=("drift",)
+    )
+    if config.model.drift.multivariate.enabled:
+        results.append(multivariate_result(config, profile))
+    return results
+
+
+def multivariate_result(config: LoadedConfig, profile: WindowProfile) -> CheckResult:
+    """The joint-distribution drift of the window: its mean PCA reconstruction error against the reference band."""
+    from watchkeeper.detection.multivariate import judge_reconstruction
+
+    fitted, acc = profile.spec.multivariate, profile.multivariate
+    if fitted is None or acc is None:
+        reason = (
+            "the baseline has no fitted detector -- rebuild it (`watchkeeper baseline`)"
+            if fitted is None
+            else "the stored window profile predates the detector -- re-run the window"
+        )
+        return CheckResult(
+            "drift", "multivariate_pca", "", None, None, Status.SKIPPED, f"multivariate drift not judged: {reason}"
+        )
+    verdict = judge_reconstruction(fitted, acc, min_rows=config.model.drift.min_sample)
+    band = verdict["band"]
+    return CheckResult(
+        "drift",
+        "multivariate_pca",
+        "",
+        verdict["value"],
+        band.get("upper") if band else None,
+        Status(verdict["status"]),
+        verdict["message"],
+        {"band": band, "rows": acc.rows, "reference_error": fitted.reference_error},
     )
 
 

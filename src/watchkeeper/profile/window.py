@@ -23,6 +23,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from watchkeeper.config import FeatureKind, TaskType
+from watchkeeper.detection.multivariate import PcaDriftModel, ReconstructionError
 from watchkeeper.drift.counts import (
     CategoricalCounts,
     FeatureCounts,
@@ -66,6 +67,9 @@ class ProfileSpec:
     #: when the model has no performance section. A model that cannot be estimated gets the estimator that
     #: reports one ``skipped`` row with the reason.
     estimator: Estimator | None = None
+    #: The multivariate drift detector fitted with the baseline (None unless ``drift.multivariate.enabled`` and
+    #: the baseline holds it).
+    multivariate: PcaDriftModel | None = None
 
     @classmethod
     def from_config(cls, config: LoadedConfig, baseline: Mapping[str, Any], baseline_hash: str = "") -> ProfileSpec:
@@ -81,6 +85,10 @@ class ProfileSpec:
             from watchkeeper.performance.estimators import window_estimator
 
             estimator = window_estimator(config, baseline)
+        fitted = baseline.get("multivariate")
+        multivariate = None
+        if model.drift.multivariate.enabled and isinstance(fitted, Mapping):
+            multivariate = PcaDriftModel.from_dict(dict(fitted))
         return cls(
             baseline_hash=str(baseline_hash or baseline.get("hash") or ""),
             task=model.task,
@@ -101,6 +109,7 @@ class ProfileSpec:
             status=log.status,
             error_values=frozenset(v.lower() for v in log.error_values),
             estimator=estimator,
+            multivariate=multivariate,
         )
 
     def columns(self) -> list[str]:
@@ -151,6 +160,9 @@ class WindowProfile:
     scan: dict[str, Any] = field(default_factory=dict)
     #: GX results of the window (dicts of :class:`~watchkeeper.results.CheckResult`), from the pass.
     gx: list[dict[str, Any]] | None = None
+    #: Sum and count of the multivariate detector's row errors (None without the detector, or when a stored
+    #: profile predates it). Batches that lack one of its feature columns are not counted.
+    multivariate: ReconstructionError | None = None
 
     @classmethod
     def empty(cls, spec: ProfileSpec) -> WindowProfile:
@@ -167,6 +179,7 @@ class WindowProfile:
             latency=QuantileSketch() if spec.latency else None,
             status=CategoricalCounts(()) if spec.status else None,
             ids=DuplicateCounter(),
+            multivariate=ReconstructionError() if spec.multivariate is not None else None,
         )
 
     # -- folding batches ---------------------------------------------------------------------------
@@ -200,6 +213,10 @@ class WindowProfile:
         self._add_service(df)
         if self.ids is not None and spec.id in df.columns:
             self.ids.add(df[spec.id])
+        fitted = spec.multivariate
+        if self.multivariate is not None and fitted is not None and n:
+            if all(c in df.columns for c in (*fitted.numerical, *fitted.categorical)):
+                self.multivariate.add_batch(fitted, df)
 
     def _numbers(self, df: pd.DataFrame, column: str | None) -> FloatArray | None:
         if column is None or column not in df.columns:
@@ -306,6 +323,7 @@ class WindowProfile:
             id_summary,
             _merge_scan(self.scan, other.scan),
             None if self.gx is None and other.gx is None else [*(self.gx or []), *(other.gx or [])],
+            _merge_optional(self.multivariate, other.multivariate),
         )
 
     def finish(self) -> WindowProfile:
