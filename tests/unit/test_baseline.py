@@ -50,3 +50,27 @@ def test_missing_feature_and_wrong_type_in_reference(tiny: TinyModel) -> None:
         build_baseline(cfg, ref.assign(amount=ref["amount"].astype(str)))
     with pytest.raises(BaselineError, match="the reference data has no rows"):
         build_baseline(cfg, ref.iloc[:0])
+
+
+def test_multivariate_detector_is_fitted_only_when_enabled(tiny: TinyModel) -> None:
+    assert "multivariate" not in build_baseline(tiny.config())
+    cfg = tiny.edit(lambda d: d.setdefault("drift", {}).update({"multivariate": {"enabled": True, "k": 4}}))
+    fitted = build_baseline(cfg)["multivariate"]
+    assert sorted(fitted["numerical"]) == ["age", "amount"] and fitted["categorical"] == ["country"]
+    assert fitted["variance"] == 0.65 and fitted["n_reference"] == 4000
+    # 4 days of reference on a @daily schedule: too few time chunks, so chunks by count (a twentieth of the rows)
+    assert fitted["band"]["n_chunks"] == 20 and fitted["band"]["method"] == "mean+-4sd"
+    assert fitted["band"]["lower"] < fitted["reference_error"] < fitted["band"]["upper"]
+
+
+def test_enabling_or_retuning_the_detector_rebuilds_the_same_reference_baseline(tiny: TinyModel) -> None:
+    store = MetricStore()
+    store.migrate()
+    first_hash, first = ensure_baseline(tiny.config(), store)
+    cfg = tiny.edit(lambda d: d.setdefault("drift", {}).update({"multivariate": {"enabled": True}}))
+    again_hash, again = ensure_baseline(cfg, store)
+    assert again_hash == first_hash and "multivariate" in again
+    assert store.get_baseline("tiny")[1]["multivariate"] == again["multivariate"]
+    assert ensure_baseline(cfg, store)[1]["built_at"] == again["built_at"]  # now current: reused
+    cfg = tiny.edit(lambda d: d["drift"]["multivariate"].update({"variance": 0.9}))
+    assert ensure_baseline(cfg, store)[1]["multivariate"]["variance"] == 0.9
