@@ -14,9 +14,18 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 RequestT = TypeVar("RequestT")
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """An HTTP/1.1 (keep-alive) request handler that logs nothing (quiet test output)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 -- the base class's signature
+        return
 
 
 class ScriptedHttpServer(ABC, Generic[RequestT]):

@@ -26,7 +26,7 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from local_http import ScriptedHttpServer
+from local_http import QuietHandler, ScriptedHttpServer
 
 PAGERDUTY_KEY = "R0UTINGKEY0123456789abcdefABCDEF"
 TEAMS_PATH = "/webhookb2/0000-teams-secret-1111/IncomingWebhook/abc/def"
@@ -64,12 +64,7 @@ class _HttpServer(ScriptedHttpServer[Request]):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 -- quiet test output
-                return
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
-from local_http import ScriptedHttpServer
+from local_http import QuietHandler, ScriptedHttpServer
 
 TOKEN = "xoxb-test-0123456789-secret"
 WEBHOOK_PATH = "/services/T000TEST/B000TEST/webhooksecret0123456789"
@@ -93,12 +93,7 @@ class SlackServer(ScriptedHttpServer[Request]):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 -- quiet test output
-                return
-
+        class Handler(QuietHandler):
             def _read(self) -> dict[str, Any]:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode("utf-8") if length else ""
