@@ -7,7 +7,7 @@ export WATCHKEEPER_HOME ?= $(CURDIR)/.watchkeeper
 export UV_NATIVE_TLS ?= 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install demo test lint typecheck bench validate clean airflow browser
+.PHONY: install demo test lint typecheck bench bench-peers validate clean airflow airflow-celery browser
 
 # Bytecode is compiled at install time (site-packages and src): where PYTHONDONTWRITEBYTECODE=1 is set, as on
 # our CI machines and in many Docker images, Python never caches it, and every task process would pay the
@@ -43,6 +43,9 @@ test: install browser ## lint, types, then every test: unit, store (SQLite + Pos
 airflow: install ## airflow standalone with the demo models and a month of history (http://localhost:8080)
 	$(PY) -m watchkeeper.demo.standalone
 
+airflow-celery: install ## a distributed Airflow: PostgreSQL, Redis broker, CeleryExecutor, 2 workers (docs/deployment.md)
+	$(PY) deploy/celery/launch.py up
+
 lint: install
 	$(VENV)/bin/ruff check src tests dags benchmarks
 	$(VENV)/bin/mypy
@@ -56,6 +59,12 @@ bench: install
 	$(PY) benchmarks/bench_degradation.py
 	$(PY) benchmarks/bench_estimation.py
 	$(PY) benchmarks/bench_ui.py
+	$(PY) benchmarks/bench_read.py --hourly --check
+	$(PY) benchmarks/bench_check.py --rows 1000000 5000000 20000000
+
+bench-peers: install ## Watchkeeper beside NannyML and Evidently (each in its own virtualenv) on the same window
+	bash benchmarks/peers/build.sh
+	$(PY) benchmarks/peers/bench_peers.py
 
 clean:
 	rm -rf $(VENV) .watchkeeper
