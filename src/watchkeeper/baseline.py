@@ -143,6 +143,10 @@ def build_baseline(config: LoadedConfig, df: pd.DataFrame | None = None) -> dict
             payload["rows_per_day"] = len(ts) / days
     if model.drift.multivariate.enabled:
         payload["multivariate"] = fit_multivariate(config, df, payload.get("rows_per_day"))
+    if model.drift.threshold_mode == "learned":
+        payload["learned_bands"], payload["learned"] = learn_drift_bands(
+            config, df, features, payload.get("rows_per_day")
+        )
     return payload
 
 
@@ -153,37 +157,220 @@ def fit_multivariate(config: LoadedConfig, df: pd.DataFrame, rows_per_day: float
     schedule's period when that gives enough chunks, else by count (the expected rows of a window, or a
     twentieth of the reference).
     """
-    from watchkeeper.detection.bands import MIN_CHUNKS, chunk_indices
+    from watchkeeper.detection.bands import MIN_CHUNKS
     from watchkeeper.detection.multivariate import fit_pca_drift
-    from watchkeeper.performance.trend import window_period
 
     model = config.model
     settings = model.drift.multivariate
     numerical = [n for n, k in model.predictions.features.items() if k is FeatureKind.NUMERICAL]
     categorical = [n for n, k in model.predictions.features.items() if k is not FeatureKind.NUMERICAL]
-    period = window_period(model.schedule)
-    chunks = None
-    log_cfg = model.predictions
-    if period is not None and log_cfg.timestamp in df.columns:
-        ts, _, _ = to_utc(df[log_cfg.timestamp], log_cfg.timezone)
-        by_time = chunk_indices(len(df), timestamps=ts, period=period, min_rows=MIN_CHUNK_ROWS)
-        if len(by_time) >= MIN_CHUNKS:
-            chunks = by_time
-    if chunks is None:
-        rows = len(df) // TARGET_CHUNKS
-        if period is not None and rows_per_day:
-            rows = min(rows, int(rows_per_day * period.total_seconds() / 86400.0))
-        rows = max(MIN_CHUNK_ROWS, rows)
-        chunks = chunk_indices(len(df), chunk_rows=rows, min_rows=rows)
+    chunks = reference_chunks(config, df, rows_per_day)
     fitted = fit_pca_drift(
         df, numerical, categorical, variance=settings.variance, chunks=chunks, k=settings.k, min_chunks=MIN_CHUNKS
     )
     return fitted.to_dict()
 
 
+def reference_chunks(config: LoadedConfig, df: pd.DataFrame, rows_per_day: float | None) -> list[np.ndarray]:
+    """Row positions of the reference's window-sized chunks: by the reference timestamps and the schedule's
+    period when that gives enough chunks, else by count (the expected rows of a window, or a twentieth of the
+    reference)."""
+    from watchkeeper.detection.bands import MIN_CHUNKS, chunk_indices
+    from watchkeeper.performance.trend import window_period
+
+    model = config.model
+    period = window_period(model.schedule)
+    log_cfg = model.predictions
+    if period is not None and log_cfg.timestamp in df.columns:
+        ts, _, _ = to_utc(df[log_cfg.timestamp], log_cfg.timezone)
+        by_time = chunk_indices(len(df), timestamps=ts, period=period, min_rows=MIN_CHUNK_ROWS)
+        if len(by_time) >= MIN_CHUNKS:
+            return by_time
+    rows = len(df) // TARGET_CHUNKS
+    if period is not None and rows_per_day:
+        rows = min(rows, int(rows_per_day * period.total_seconds() / 86400.0))
+    rows = max(MIN_CHUNK_ROWS, rows)
+    return chunk_indices(len(df), chunk_rows=rows, min_rows=rows)
+
+
+def _drift_features(config: LoadedConfig, profiles: Mapping[str, Any]) -> dict[str, str]:
+    """The features whose drift is judged ({name: kind}): profiled and not disabled."""
+    overrides = config.model.drift.features
+    return {
+        n: str(k)
+        for n, k in config.model.predictions.features.items()
+        if n in profiles and (n not in overrides or overrides[n].enabled)
+    }
+
+
+def chunk_counts(
+    config: LoadedConfig, df: pd.DataFrame, profiles: Mapping[str, Any], chunks: list[np.ndarray]
+) -> dict[str, list[Any]]:
+    """Per judged feature, the counts of each reference chunk against the reference profile (as a window's)."""
+    from watchkeeper.drift.counts import coerce_numeric, count_values
+
+    out: dict[str, list[Any]] = {}
+    for name, kind in _drift_features(config, profiles).items():
+        column = df[name]
+        parts = []
+        for rows in chunks:
+            part = column.iloc[rows]
+            if kind == "numerical":
+                part = coerce_numeric(part)[0]
+            parts.append(count_values(profiles[name], part, f"{kind} feature {name!r}"))
+        out[name] = parts
+    return out
+
+
+def chunk_drift_statistics(
+    config: LoadedConfig, df: pd.DataFrame, profiles: Mapping[str, Any], chunks: list[np.ndarray]
+) -> dict[str, list[tuple[str, float] | None]]:
+    """Per judged feature, the drift statistic of each reference chunk against the reference profile
+    (``(test, value)``, None where a window would be skipped), computed like the drift family does from counts."""
+    from watchkeeper.drift.engine import chunk_statistic
+    from watchkeeper.profile.families import config_drift_plan
+
+    features = _drift_features(config, profiles)
+    methods, thresholds = config_drift_plan(config, features)
+    minimum = config.model.drift.min_sample
+    return {
+        name: [
+            chunk_statistic(name, c, profiles[name], method=methods[name], thresholds=thresholds, min_sample=minimum)
+            for c in counts
+        ]
+        for name, counts in chunk_counts(config, df, profiles, chunks).items()
+    }
+
+
+def fixed_warning(config: LoadedConfig, feature: str, test: str) -> tuple[float, float]:
+    """The fixed (warning, critical) levels of ``feature`` judged with drift test ``test``."""
+    from watchkeeper.drift.registry import get_drift_test
+    from watchkeeper.profile.families import config_drift_plan
+
+    kind = str(config.model.predictions.features[feature])
+    _, thresholds = config_drift_plan(config, {feature: kind})
+    warning, critical = thresholds.get(feature) or thresholds.get(test) or get_drift_test(test).default_thresholds
+    return float(warning), float(critical)
+
+
+def learn_drift_bands(
+    config: LoadedConfig, df: pd.DataFrame, profiles: Mapping[str, Any], rows_per_day: float | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(learned_bands, learned)`` of the baseline: per feature the band of its drift statistic over the
+    reference's window-sized chunks (floor: ``floor_share`` x the fixed warning level), and what they were
+    learned from (settings, chunk count and size, each band's drift test, each feature's usable chunks).
+
+    A chunk's statistic is measured against the whole reference profile, exactly as a window's is. Only the
+    chunks judged with the feature's most common test count; fewer than ``min_chunks``: no band.
+    """
+    from collections import Counter
+
+    from watchkeeper.detection.bands import learn_band
+
+    settings = config.model.drift.learned
+    chunks = reference_chunks(config, df, rows_per_day)
+    stats = chunk_drift_statistics(config, df, profiles, chunks)
+    bands: dict[str, Any] = {}
+    tests: dict[str, str] = {}
+    n_chunks: dict[str, int] = {}
+    for name, values in stats.items():
+        judged = [v for v in values if v is not None]
+        if not judged:
+            n_chunks[name] = 0
+            continue
+        test = Counter(t for t, _ in judged).most_common(1)[0][0]
+        series = [v for t, v in judged if t == test]
+        n_chunks[name] = len(series)
+        warning, _ = fixed_warning(config, name, test)
+        band = learn_band(series, k=settings.k, floor=settings.floor_share * warning, min_chunks=settings.min_chunks)
+        if band is not None:
+            bands[name] = band.to_dict()
+            tests[name] = test
+    sizes = [len(c) for c in chunks]
+    learned = {
+        "k": settings.k,
+        "min_chunks": settings.min_chunks,
+        "floor_share": settings.floor_share,
+        "chunks": len(chunks),
+        "chunk_rows": int(np.median(sizes)) if sizes else 0,
+        "tests": tests,
+        "n_chunks": n_chunks,
+    }
+    return bands, learned
+
+
+#: A reference whose chunks fire more often than this under the fixed thresholds is called out by the self-check.
+SELF_FIRING_SHARE = 0.2
+
+
+def self_check(config: LoadedConfig, df: pd.DataFrame | None = None) -> dict[str, Any]:
+    """How often each feature's drift check fires on the reference's own window-sized chunks, under the fixed
+    thresholds and under the bands learned from those chunks (``watchkeeper calibrate``).
+
+    Each chunk is judged exactly like a window (same counts, same test, same noise test). The learned bands are
+    learned from the same chunks they are then judged on (whatever ``drift.threshold_mode`` says), so their
+    firing rate is an in-sample figure. Returns ``{"chunks", "chunk_rows", "features": {name: {...}}}``, each
+    feature with its ``test``, ``fixed`` and ``learned`` firing counts (``learned`` None without a band), its
+    ``band`` and whether the reference ``fires_on_itself`` (fixed share above :data:`SELF_FIRING_SHARE`).
+    """
+    from watchkeeper.detection.bands import Band
+    from watchkeeper.drift.engine import LearnedBand, feature_drift
+    from watchkeeper.profile.families import config_drift_plan
+    from watchkeeper.results import Status
+
+    df = read_reference(config) if df is None else df
+    payload = build_baseline(config, df)
+    profiles = payload["features"]
+    if "learned" in payload:
+        bands, learned = payload["learned_bands"], payload["learned"]
+    else:
+        bands, learned = learn_drift_bands(config, df, profiles, payload.get("rows_per_day"))
+    chunks = reference_chunks(config, df, payload.get("rows_per_day"))
+    features = _drift_features(config, profiles)
+    methods, thresholds = config_drift_plan(config, features)
+    minimum = config.model.drift.min_sample
+    out: dict[str, Any] = {}
+    for name, counts in chunk_counts(config, df, profiles, chunks).items():
+        band = Band.from_dict(bands[name]) if name in bands else None
+        fixed = fired = judged = 0
+        test_name = learned["tests"].get(name)
+        for current in counts:
+            kwargs: dict[str, Any] = {"method": methods[name], "thresholds": thresholds, "min_sample": minimum}
+            plain = feature_drift(name, current, profiles[name], **kwargs)
+            if plain.status is Status.SKIPPED:
+                continue
+            judged += 1
+            fixed += plain.status.is_finding
+            if band is not None:
+                lb = LearnedBand(band=band, test=test_name)
+                fired += feature_drift(name, current, profiles[name], learned=lb, **kwargs).status.is_finding
+        share = fixed / judged if judged else 0.0
+        out[name] = {
+            "test": test_name or methods[name],
+            "chunks": judged,
+            "fixed": fixed,
+            "learned": fired if band is not None else None,
+            "band": band.describe() if band is not None else None,
+            "note": None
+            if band is not None
+            else f"no band: reference has {learned['n_chunks'].get(name, 0)} chunks < {learned['min_chunks']}",
+            "fires_on_itself": share > SELF_FIRING_SHARE,
+        }
+    return {"chunks": len(chunks), "chunk_rows": learned["chunk_rows"], "features": out}
+
+
 def baseline_is_stale(config: LoadedConfig, payload: Mapping[str, Any]) -> bool:
-    """Whether a stored baseline lacks what the config now asks for (the multivariate detector, or its settings)."""
-    settings = config.model.drift.multivariate
+    """Whether a stored baseline lacks what the config now asks for (the multivariate detector, the learned
+    drift bands, or their settings)."""
+    drift = config.model.drift
+    if drift.threshold_mode == "learned":
+        meta = payload.get("learned")
+        if not isinstance(meta, Mapping):
+            return True
+        wanted = (drift.learned.k, drift.learned.min_chunks, drift.learned.floor_share)
+        if (meta.get("k"), meta.get("min_chunks"), meta.get("floor_share")) != wanted:
+            return True
+    settings = drift.multivariate
     if not settings.enabled:
         return False
     fitted = payload.get("multivariate")

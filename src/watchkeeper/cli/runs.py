@@ -127,6 +127,44 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Run the model's feature drift checks on its reference's own window-sized chunks and print how often each
+    fires under the fixed thresholds and under the learned bands. Exit 0."""
+    from watchkeeper.baseline import SELF_FIRING_SHARE, self_check
+
+    loaded = load_model(args)
+    report = self_check(loaded)
+    features = report["features"]
+    print(
+        f"{loaded.model.name}: drift checks on the reference's own {report['chunks']} chunks "
+        f"(~{report['chunk_rows']} rows each, one window); mode in config: {loaded.model.drift.threshold_mode}"
+    )
+    width = max([len("feature"), *(len(n) for n in features)])
+    print(f"{'feature':<{width}}  {'test':<13} {'fixed':>13}  {'learned':>13}  band")
+    flagged = []
+    for name, row in features.items():
+        n = row["chunks"]
+        fixed = _rate(row["fixed"], n)
+        learned = _rate(row["learned"], n) if row["learned"] is not None else "-"
+        print(f"{name:<{width}}  {row['test']:<13} {fixed:>13}  {learned:>13}  {row['band'] or row['note']}")
+        if row["fires_on_itself"]:
+            flagged.append(name)
+    if flagged:
+        print(
+            f"the reference fires on itself under the fixed thresholds (> {SELF_FIRING_SHARE:.0%} of its own chunks): "
+            f"{', '.join(flagged)} -- the reference is not stationary; consider drift.threshold_mode: learned "
+            "(see docs/drift.md) or a steadier reference"
+        )
+    else:
+        print(f"no feature fires on more than {SELF_FIRING_SHARE:.0%} of the reference's own chunks (fixed thresholds)")
+    return EXIT_OK
+
+
+def _rate(count: int, n: int) -> str:
+    """``3/20 (15%)``."""
+    return f"{count}/{n} ({count / n:.0%})" if n else "0/0"
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the self-contained HTML report of one window (the latest when no window is given)."""
     from watchkeeper.report import write_report
@@ -156,6 +194,11 @@ def add_commands(sub: Any, model_cmd: ModelCommand) -> None:
     )
 
     model_cmd("baseline", cmd_baseline, "rebuild the model's baseline from its reference data")
+    model_cmd(
+        "calibrate",
+        cmd_calibrate,
+        "how often each drift check fires on the reference's own chunks, fixed vs learned thresholds",
+    )
 
     p = model_cmd("report", cmd_report, "write the self-contained HTML report of a window")
     p.add_argument("--start", help="window start, ISO 8601 (default: the latest recorded window)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -107,6 +107,25 @@ class MultivariateSettings(_Model):
     )
 
 
+class LearnedThresholdSettings(_Model):
+    """Bands learned from the reference's own window-sized chunks (``drift.threshold_mode: learned``)."""
+
+    k: float = Field(default=3.0, gt=0, description="Band width: mean + k standard deviations of the chunk statistics.")
+    min_chunks: int = Field(
+        default=8,
+        ge=2,
+        description="Fewer reference chunks than this and no band is learned: the fixed threshold applies (said so "
+        "in the result).",
+    )
+    floor_share: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Floor of the band as a share of the fixed warning level (0.1: PSI 0.01): however narrow the "
+        "band, a smaller statistic is never a finding, so huge samples do not alert on trivia.",
+    )
+
+
 class DriftSettings(_Model):
     """Feature and prediction drift settings."""
 
@@ -124,6 +143,15 @@ class DriftSettings(_Model):
     )
     multivariate: MultivariateSettings = Field(
         default_factory=MultivariateSettings, description="Joint-distribution drift detector (opt-in)."
+    )
+    threshold_mode: Literal["fixed", "learned"] = Field(
+        default="fixed",
+        description="'fixed': a feature drifts when its statistic reaches the fixed warning level. 'learned': when it "
+        "leaves the band of the statistic over the reference's own window-sized chunks (see docs/drift.md); the "
+        "next run rebuilds the stored baseline to learn the bands.",
+    )
+    learned: LearnedThresholdSettings = Field(
+        default_factory=LearnedThresholdSettings, description="Settings of the learned bands."
     )
 
     @field_validator("numerical_method")

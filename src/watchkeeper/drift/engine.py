@@ -30,9 +30,10 @@ import pandas as pd
 from scipy import stats as sps
 
 from watchkeeper.config.common import Threshold
+from watchkeeper.detection.bands import Band
 from watchkeeper.drift.counts import CategoricalCounts, FeatureCounts, NumericalCounts, count_values
 from watchkeeper.drift.profile import CATEGORICAL, KINDS, NUMERICAL
-from watchkeeper.drift.registry import DriftTest, auto_method, available_tests, get_drift_test
+from watchkeeper.drift.registry import SIGNIFICANCE_LEVEL, DriftTest, auto_method, available_tests, get_drift_test
 from watchkeeper.exceptions import BaselineError, ConfigError, DataError
 from watchkeeper.results import CheckResult, Status
 
@@ -68,6 +69,7 @@ NO_DATA = "no data in window"
 NO_VALUES = "no non-null values in window"
 NO_FINITE = "no finite values in window"
 NO_REFERENCE = "reference has no non-null values"
+NO_BAND = "fixed threshold: no band learned for this feature -- rebuild the baseline (`watchkeeper baseline`)"
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,19 @@ class FeatureLimits:
 
 
 DEFAULT_LIMITS = FeatureLimits()
+
+
+@dataclass(frozen=True)
+class LearnedBand:
+    """A feature's threshold learned from the reference (``drift.threshold_mode: learned``).
+
+    ``band`` was learned for drift test ``test``; without a band (or when the window's test differs from the
+    band's), ``note`` says why the fixed threshold applies instead.
+    """
+
+    band: Band | None = None
+    test: str | None = None
+    note: str | None = None
 
 
 # --------------------------------------------------------------------------- entry points
@@ -126,11 +141,12 @@ def analyze_counts(
     *,
     limits: FeatureLimits = DEFAULT_LIMITS,
     families: tuple[str, ...] = ("drift", "quality"),
+    learned: Mapping[str, LearnedBand] | None = None,
 ) -> list[CheckResult]:
     """Drift and/or quality results of counted features (see :func:`analyze_features` for the layout).
 
     ``families`` picks ``drift`` (the statistics) and/or ``quality`` (the shares), so each is computed
-    only where it is reported.
+    only where it is reported. ``learned`` holds the features' learned bands (learned threshold mode).
     """
     methods = dict(methods or {})
     thresholds = dict(thresholds or {})
@@ -146,6 +162,7 @@ def analyze_counts(
                     method=methods.get(column, AUTO),
                     thresholds=thresholds,
                     min_sample=limits.min_sample,
+                    learned=None if learned is None else learned.get(column, LearnedBand(note=NO_BAND)),
                 )
             )
         if "quality" in families:
@@ -240,6 +257,27 @@ def _usable(current: FeatureCounts) -> tuple[int, int, int]:
     return current.rows, current.n, current.n
 
 
+def chunk_statistic(
+    column: str,
+    current: FeatureCounts,
+    profile: Mapping[str, Any],
+    *,
+    method: str = AUTO,
+    thresholds: Mapping[str, tuple[float, float]] | None = None,
+    min_sample: int = MIN_SAMPLE,
+) -> tuple[str, float] | None:
+    """(test name, statistic) exactly as :func:`feature_drift` computes it, or None where it would skip.
+
+    Used on the reference's own chunks to learn the band of the statistic.
+    """
+    kind = _kind(current)
+    rows, non_null, usable = _usable(current)
+    test, _, _, _ = _choose(column, kind, usable, method, thresholds or {})
+    if _skip_reason(rows, non_null, usable, profile) is not None or usable < min_sample:
+        return None
+    return test.name, float(test.compute(dict(profile), current).statistic)
+
+
 def feature_drift(
     column: str,
     current: FeatureCounts,
@@ -248,8 +286,15 @@ def feature_drift(
     method: str = AUTO,
     thresholds: Mapping[str, tuple[float, float]] | None = None,
     min_sample: int = MIN_SAMPLE,
+    learned: LearnedBand | None = None,
 ) -> CheckResult:
-    """The drift result of one feature: its test's statistic, judged on the effect size and a noise test."""
+    """The drift result of one feature: its test's statistic, judged on the effect size and a noise test.
+
+    With ``learned`` (learned threshold mode) the statistic is judged against the feature's band instead of the
+    fixed warning level: a finding when it leaves the band (above the band's floor) and the noise test passes;
+    critical when it also reaches the fixed critical level, else warning. Without a usable band the fixed
+    threshold applies and the message says why.
+    """
     kind = _kind(current)
     rows, non_null, usable = _usable(current)
     test, auto, warning, critical = _choose(column, kind, usable, method, thresholds or {})
@@ -261,6 +306,18 @@ def feature_drift(
         "p_value": None,
         "critical": critical,
     }
+    band: Band | None = None
+    note: str | None = None
+    if learned is not None:
+        band, note = learned.band, learned.note
+        if band is not None and learned.test is not None and learned.test != test.name:
+            band = None
+            note = f"fixed threshold: the band was learned for {learned.test}, this window uses {test.name}"
+        details["threshold_mode"] = "learned" if band is not None else "fixed"
+        if band is not None:
+            details["band"] = band.to_dict()
+        elif note:
+            details["band_note"] = note
     skip = _skip_reason(rows, non_null, usable, profile)
     if skip is None and usable < min_sample:
         skip = (
@@ -271,9 +328,11 @@ def feature_drift(
     if skip is not None:
         return CheckResult("drift", test.name, column, None, warning, Status.SKIPPED, f"{column}: {skip}", details)
     stat = test.compute(dict(profile), current)
-    status = test.decide(stat, warning, critical)
     details.update(stat.details, p_value=stat.p_value)
     value = stat.statistic
+    if band is not None:
+        return _band_drift(column, test, stat, band, critical=critical, details=details)
+    status = test.decide(stat, warning, critical)
     limit = critical if status is Status.CRITICAL else warning
     if status.is_finding:
         message = f"{column} drifted: {test.name} {value:.3g} >= {limit:.3g} ({status})"
@@ -283,6 +342,32 @@ def feature_drift(
         )
     else:
         message = f"{column}: {test.name} {value:.3g} < {warning:.3g} (no drift)"
+    if note:
+        message += f" [{note}]"
+    return CheckResult("drift", test.name, column, value, limit, status, message, details)
+
+
+def _band_drift(
+    column: str, test: DriftTest, stat: Any, band: Band, *, critical: float, details: dict[str, Any]
+) -> CheckResult:
+    """Judge a statistic against its learned band (see :func:`feature_drift`)."""
+    value = float(stat.statistic)
+    outside = band.exceeded(value)
+    significant = not (test.needs_significance and stat.p_value is not None and not stat.p_value < SIGNIFICANCE_LEVEL)
+    status = Status.OK
+    if outside and significant:
+        status = Status.CRITICAL if value >= critical else Status.WARNING
+    upper = band.upper if band.upper is not None else critical
+    limit = critical if status is Status.CRITICAL else max(upper, band.floor or 0.0)
+    where = band.describe()
+    if status.is_finding:
+        message = f"{column} drifted: {test.name} {value:.3g} outside the {where} ({status})"
+    elif outside:
+        message = (
+            f"{column}: {test.name} {value:.3g} outside the {where} but p-value {stat.p_value:.3g} is not significant"
+        )
+    else:
+        message = f"{column}: {test.name} {value:.3g} within the {where} (no drift)"
     return CheckResult("drift", test.name, column, value, limit, status, message, details)
 
 
@@ -516,6 +601,8 @@ def summary_of(counts: NumericalCounts) -> dict[str, Any]:
 __all__ = [
     "DEFAULT_LIMITS",
     "FeatureLimits",
+    "LearnedBand",
+    "chunk_statistic",
     "analyze_counts",
     "analyze_features",
     "feature_drift",

@@ -49,12 +49,18 @@ def _pair(threshold: Threshold) -> tuple[float, float]:
 
 def drift_plan(config: LoadedConfig, profile: WindowProfile) -> tuple[dict[str, str], dict[str, tuple[float, float]]]:
     """Drift methods per profiled feature and thresholds per feature or test, from the config."""
+    return config_drift_plan(config, {n: profile.spec.features[n] for n in profile.features})
+
+
+def config_drift_plan(
+    config: LoadedConfig, features: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, tuple[float, float]]]:
+    """Drift methods and thresholds of ``features`` ({name: kind}) from the config (also used on reference chunks)."""
     model = config.model
     overrides = model.drift.features
     methods: dict[str, str] = {}
     thresholds: dict[str, tuple[float, float]] = {}
-    for name in profile.features:
-        kind = profile.spec.features[name]
+    for name, kind in features.items():
         override = overrides.get(name)
         default = model.drift.numerical_method if kind == "numerical" else model.drift.categorical_method
         methods[name] = override.method if override is not None and override.method else default
@@ -144,7 +150,13 @@ def drift_results(config: LoadedConfig, profile: WindowProfile) -> list[CheckRes
     validate_plan({n: profile.spec.features[n] for n in names}, profile.spec.profiles, methods, thresholds)
     counts = {n: profile.features[n] for n in names}
     results = analyze_counts(
-        counts, profile.spec.profiles, methods, thresholds, limits=limits_of(config), families=("drift",)
+        counts,
+        profile.spec.profiles,
+        methods,
+        thresholds,
+        limits=limits_of(config),
+        families=("drift",),
+        learned=profile.spec.learned,
     )
     if config.model.drift.multivariate.enabled:
         results.append(multivariate_result(config, profile))

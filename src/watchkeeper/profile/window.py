@@ -31,6 +31,7 @@ from watchkeeper.drift.counts import (
     coerce_numeric,
     empty_counts,
 )
+from watchkeeper.drift.engine import LearnedBand
 from watchkeeper.drift.profile import category_label, to_float_array
 from watchkeeper.profile.sketch import DuplicateCounter, QuantileSketch
 
@@ -70,6 +71,8 @@ class ProfileSpec:
     #: The multivariate drift detector fitted with the baseline (None unless ``drift.multivariate.enabled`` and
     #: the baseline holds it).
     multivariate: PcaDriftModel | None = None
+    #: Per-feature drift thresholds learned from the reference (``drift.threshold_mode: learned``), else None.
+    learned: dict[str, LearnedBand] | None = None
 
     @classmethod
     def from_config(cls, config: LoadedConfig, baseline: Mapping[str, Any], baseline_hash: str = "") -> ProfileSpec:
@@ -89,6 +92,7 @@ class ProfileSpec:
         multivariate = None
         if model.drift.multivariate.enabled and isinstance(fitted, Mapping):
             multivariate = PcaDriftModel.from_dict(dict(fitted))
+        learned = learned_bands(config, baseline, features) if model.drift.threshold_mode == "learned" else None
         return cls(
             baseline_hash=str(baseline_hash or baseline.get("hash") or ""),
             task=model.task,
@@ -110,6 +114,7 @@ class ProfileSpec:
             error_values=frozenset(v.lower() for v in log.error_values),
             estimator=estimator,
             multivariate=multivariate,
+            learned=learned,
         )
 
     def columns(self) -> list[str]:
@@ -119,6 +124,31 @@ class ProfileSpec:
         if self.estimator is not None:
             cols += self.estimator.columns
         return list(dict.fromkeys(cols))
+
+
+def learned_bands(
+    config: LoadedConfig, baseline: Mapping[str, Any], features: Mapping[str, str]
+) -> dict[str, LearnedBand]:
+    """The features' learned bands stored with the baseline (``learned_bands``), each with why it is absent."""
+    from watchkeeper.detection.bands import Band
+
+    stored: Mapping[str, Any] = baseline.get("learned_bands") or {}
+    meta: Mapping[str, Any] = baseline.get("learned") or {}
+    tests: Mapping[str, Any] = meta.get("tests") or {}
+    n_chunks: Mapping[str, Any] = meta.get("n_chunks") or {}
+    minimum = config.model.drift.learned.min_chunks
+    out: dict[str, LearnedBand] = {}
+    for name in features:
+        data = stored.get(name)
+        if isinstance(data, Mapping):
+            out[name] = LearnedBand(band=Band.from_dict(dict(data)), test=tests.get(name))
+        elif not meta:
+            note = "fixed threshold: the baseline has no learned bands -- rebuild it (`watchkeeper baseline`)"
+            out[name] = LearnedBand(note=note)
+        else:
+            count = int(n_chunks.get(name, meta.get("chunks", 0)) or 0)
+            out[name] = LearnedBand(note=f"fixed threshold: reference has {count} chunks < {minimum}")
+    return out
 
 
 def _merge_optional(a: Any, b: Any) -> Any:
