@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from watchkeeper.baseline import build_baseline
 from watchkeeper.config import LoadedConfig, load_config
 from watchkeeper.profile.families import drift_results
 from watchkeeper.profile.window import ProfileSpec, WindowProfile
@@ -34,7 +33,7 @@ def frame(n: int, start: str, rng: np.random.Generator, *, shift: float = 0.0, d
     )
 
 
-def write_model(root: Path, reference: pd.DataFrame, *, learned: bool = True, **drift: Any) -> LoadedConfig:
+def write_model(root: Path, reference: pd.DataFrame, *, mode: str = "learned", **drift: Any) -> LoadedConfig:
     """A model under ``root`` with ``reference`` as its reference data (daily windows)."""
     (root / "models").mkdir(parents=True, exist_ok=True)
     reference.to_parquet(root / "reference.parquet")
@@ -50,7 +49,7 @@ def write_model(root: Path, reference: pd.DataFrame, *, learned: bool = True, **
             "prediction": "pred",
         },
         "reference": {"source": {"kind": "parquet", "path": "../reference.parquet"}},
-        "drift": {"threshold_mode": "learned" if learned else "fixed", **drift},
+        "drift": {"threshold_mode": mode, **drift},
     }
     path = root / "models" / "synth.yaml"
     path.write_text(yaml.safe_dump(config))
