@@ -74,3 +74,39 @@ def test_enabling_or_retuning_the_detector_rebuilds_the_same_reference_baseline(
     assert ensure_baseline(cfg, store)[1]["built_at"] == again["built_at"]  # now current: reused
     cfg = tiny.edit(lambda d: d["drift"]["multivariate"].update({"variance": 0.9}))
     assert ensure_baseline(cfg, store)[1]["multivariate"]["variance"] == 0.9
+
+
+def test_learned_drift_bands_are_stored_only_in_learned_mode(tiny: TinyModel) -> None:
+    assert "learned_bands" not in build_baseline(tiny.config())
+    cfg = tiny.edit(
+        lambda d: d.setdefault("drift", {}).update(
+            {"threshold_mode": "learned", "learned": {"k": 2.5}, "features": {"age": {"enabled": False}}}
+        )
+    )
+    payload = build_baseline(cfg)
+    meta = payload["learned"]
+    # the multivariate detector's chunking: 4 days on a @daily schedule are too few, so 20 chunks of 200 rows
+    assert meta["chunks"] == 20 and meta["chunk_rows"] == 200 and meta["k"] == 2.5
+    assert set(payload["learned_bands"]) == {"amount", "country"}  # a disabled feature gets no band
+    # chunks of 200 values: auto picks the small-sample tests, as it would for a window of that size
+    assert meta["tests"] == {"amount": "ks", "country": "chisquare"}
+    band = payload["learned_bands"]["amount"]
+    assert band["n_chunks"] == 20 and band["method"] == "mean+2.5sd" and band["floor"] == pytest.approx(0.01)
+    assert 0 < band["mean"] < band["upper"]
+
+
+def test_switching_to_learned_mode_rebuilds_the_stored_baseline(tiny: TinyModel) -> None:
+    store = MetricStore()
+    store.migrate()
+    first_hash, first = ensure_baseline(tiny.config(), store)
+    cfg = tiny.edit(lambda d: d.setdefault("drift", {}).update({"threshold_mode": "learned"}))
+    again_hash, again = ensure_baseline(cfg, store)
+    assert again_hash == first_hash and "learned_bands" in again and "learned_bands" not in first
+    assert ensure_baseline(cfg, store)[1]["built_at"] == again["built_at"]  # now current: reused
+
+
+def test_unknown_threshold_mode_is_a_config_error(tiny: TinyModel) -> None:
+    from watchkeeper.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match="threshold_mode"):
+        tiny.edit(lambda d: d.setdefault("drift", {}).update({"threshold_mode": "adaptive"}))
