@@ -32,6 +32,8 @@ BASELINE_VERSION = 1
 MIN_CHUNK_ROWS = 30
 #: Chunks aimed for when the reference is split by count.
 TARGET_CHUNKS = 20
+#: A reference whose chunks fire more often than this under the fixed thresholds is called out by the self-check.
+SELF_FIRING_SHARE = 0.2
 
 
 def column_kind(series: pd.Series) -> str:
@@ -273,6 +275,7 @@ def learn_drift_bands(
     bands: dict[str, Any] = {}
     tests: dict[str, str] = {}
     n_chunks: dict[str, int] = {}
+    at_fixed: dict[str, float] = {}
     for name, values in stats.items():
         judged = [v for v in values if v is not None]
         if not judged:
@@ -282,6 +285,7 @@ def learn_drift_bands(
         series = [v for t, v in judged if t == test]
         n_chunks[name] = len(series)
         warning, _ = fixed_warning(config, name, test)
+        at_fixed[name] = sum(v >= warning for v in series) / len(series)
         band = learn_band(series, k=settings.k, floor=settings.floor_share * warning, min_chunks=settings.min_chunks)
         if band is not None:
             bands[name] = band.to_dict()
@@ -295,12 +299,19 @@ def learn_drift_bands(
         "chunk_rows": int(np.median(sizes)) if sizes else 0,
         "tests": tests,
         "n_chunks": n_chunks,
+        "at_fixed_warning": at_fixed,
     }
+    noisy = sorted(n for n, share in at_fixed.items() if share > SELF_FIRING_SHARE)
+    if noisy:
+        log.warning(
+            "model=%s: the reference fires on itself: %s reach the fixed drift warning level on more than %.0f%% of "
+            "its own chunks -- run `watchkeeper calibrate %s`",
+            config.model.name,
+            ", ".join(noisy),
+            SELF_FIRING_SHARE * 100,
+            config.model.name,
+        )
     return bands, learned
-
-
-#: A reference whose chunks fire more often than this under the fixed thresholds is called out by the self-check.
-SELF_FIRING_SHARE = 0.2
 
 
 def self_check(config: LoadedConfig, df: pd.DataFrame | None = None) -> dict[str, Any]:

@@ -124,6 +124,28 @@ def cmd_baseline(args: argparse.Namespace) -> int:
         f"baseline of {loaded.model.name}: hash {content_hash}, {payload['n_rows']} reference rows, "
         f"{len(payload['features'])} features profiled"
     )
+    learned = payload.get("learned")
+    if learned:
+        from watchkeeper.baseline import SELF_FIRING_SHARE
+
+        bands = payload.get("learned_bands") or {}
+        without = sorted(set(learned.get("n_chunks") or {}) - set(bands))
+        print(
+            f"learned drift bands for {len(bands)} features from {learned['chunks']} reference chunks "
+            f"(~{learned['chunk_rows']} rows each)"
+            + (
+                f"; fixed threshold for {', '.join(without)} (fewer than {learned['min_chunks']} chunks)"
+                if without
+                else ""
+            )
+        )
+        shares = learned.get("at_fixed_warning") or {}
+        noisy = sorted(n for n, share in shares.items() if share > SELF_FIRING_SHARE)
+        if noisy:
+            print(
+                f"the reference fires on itself: {', '.join(noisy)} reach the fixed drift warning level on more than "
+                f"{SELF_FIRING_SHARE:.0%} of its own chunks -- see `watchkeeper calibrate {loaded.model.name}`"
+            )
     return EXIT_OK
 
 

@@ -89,3 +89,16 @@ def test_small_reference_reports_the_fallback(tmp_path: Path, capsys: pytest.Cap
     assert main(["calibrate", "seg", "--config-dir", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "no band: reference has 0 chunks < 8" in out
+
+
+def test_baseline_in_learned_mode_calls_out_a_reference_that_fires_on_itself(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WATCHKEEPER_HOME", str(tmp_path / "home"))
+    rng = np.random.default_rng(0)
+    reference = pd.concat([_day(rng, d, SEGMENT_MEANS[d % 4]) for d in range(24)], ignore_index=True)
+    folder = _model(tmp_path, reference, "learned")
+    assert main(["baseline", "seg", "--config-dir", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "learned drift bands for 2 features from 24 reference chunks (~5000 rows each)" in out
+    assert "the reference fires on itself: x reach" in out and "watchkeeper calibrate seg" in out
