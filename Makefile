@@ -7,7 +7,7 @@ export WATCHKEEPER_HOME ?= $(CURDIR)/.watchkeeper
 export UV_NATIVE_TLS ?= 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install demo test lint typecheck bench bench-peers validate clean airflow airflow-celery browser
+.PHONY: install demo test test-deploy lint typecheck bench bench-peers validate clean airflow airflow-celery browser
 
 # Bytecode is compiled at install time (site-packages and src): where PYTHONDONTWRITEBYTECODE=1 is set, as on
 # our CI machines and in many Docker images, Python never caches it, and every task process would pay the
@@ -35,10 +35,16 @@ browser: ## Debian's Chromium for the end-to-end UI test (Playwright drives it; 
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
 
-test: install browser ## lint, types, then every test: unit, store (SQLite + PostgreSQL), real Airflow, browser
-	$(VENV)/bin/ruff check src tests dags benchmarks
+test: install browser ## lint, types, then every test: unit, store (SQLite + PostgreSQL), real Airflow, browser, Celery deployment
+	$(VENV)/bin/ruff check src tests dags benchmarks deploy
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --ignore=tests/integration/test_celery_deployment.py
+	$(MAKE) --no-print-directory test-deploy
+
+test-deploy: install ## the distributed deployment under failure: Celery workers killed, scheduler/broker restarts, store outage
+	@command -v redis-server >/dev/null 2>&1 || { apt-get update -q >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null; }
+	$(PY) -m pytest -q tests/integration/test_celery_deployment.py
 
 airflow: install ## airflow standalone with the demo models and a month of history (http://localhost:8080)
 	$(PY) -m watchkeeper.demo.standalone

@@ -23,7 +23,8 @@ def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     """Every test gets its own state folder and SQLite metric store unless it sets its own."""
     home = tmp_path_factory.mktemp("wkhome")
     monkeypatch.setenv("WATCHKEEPER_HOME", str(home))
-    monkeypatch.delenv("WATCHKEEPER_DATABASE_URL", raising=False)
+    for name in ("WATCHKEEPER_DATABASE_URL", "AIRFLOW_CONN_WATCHKEEPER_STORE", "WATCHKEEPER_STORE_CONN_ID"):
+        monkeypatch.delenv(name, raising=False)  # a developer's store settings never leak into tests
     return home
 
 

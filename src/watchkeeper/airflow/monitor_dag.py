@@ -7,8 +7,8 @@ from typing import Any
 
 from airflow.sdk import DAG, task
 
-from watchkeeper.airflow import publishing, tasks
-from watchkeeper.airflow.dag_common import FAMILIES, _default_args, _doc_md, _tag, _timetable, monitor_dag_id
+from watchkeeper.airflow import health, publishing, tasks
+from watchkeeper.airflow.dag_common import FAMILIES, _doc_md, _timetable, dag_kwargs, monitor_dag_id
 from watchkeeper.config import LoadedConfig
 
 
@@ -16,15 +16,11 @@ def build_monitor_dag(loaded: LoadedConfig) -> DAG:
     """The monitor DAG of one model."""
     model = loaded.model
     path = str(loaded.path.resolve())
-    default_args = _default_args(model.owner)
     with DAG(
         dag_id=monitor_dag_id(model.name),
         schedule=_timetable(model.schedule),
-        start_date=model.start_date,
-        catchup=model.catchup,
         max_active_runs=4,
-        default_args=default_args,
-        tags=[_tag("watchkeeper"), _tag(f"model:{model.name}"), _tag(f"owner:{model.owner}")],
+        **dag_kwargs(loaded),
         doc_md=_doc_md(loaded),
         description=(model.description or f"Monitor of {model.name}")[:200],
     ) as dag:
@@ -46,12 +42,19 @@ def build_monitor_dag(loaded: LoadedConfig) -> DAG:
             """Run one check family on the run's stored window profile."""
             return tasks.run_check_family(path, family, context)
 
-        @task(task_id="report", multiple_outputs=False)
+        name = model.name
+
+        @task(task_id="report", multiple_outputs=False, outlets=[health.health_asset(name)])
         def report(outputs: list[dict[str, Any]], **context: Any) -> dict[str, Any]:
-            """Record all results in the metric store (idempotently) and report findings."""
-            return publishing.record_and_report(path, list(outputs), context)
+            """Record all results in the metric store (idempotently) and report findings; publish the window's
+            health (the DAG-run note and the ``watchkeeper_health__<model>`` Asset event)."""
+            summary = publishing.record_and_report(path, list(outputs), context)
+            results = [r for out in outputs for r in out["results"]]
+            window = tasks.window_from_context(context)
+            summary["health"] = health.emit_health(context, name, "monitor", [window], results)
+            return summary
 
         checks = check.expand(family=list(FAMILIES))
         profile(baseline()) >> checks  # type: ignore[arg-type]  # an XComArg resolves to the dict at run time
-        report(checks)  # type: ignore[arg-type]  # an XComArg resolves to the list at run time
+        health.attach_model_link(report(checks))  # type: ignore[arg-type]  # XComArgs resolve at run time
     return dag

@@ -36,6 +36,8 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
+from watchkeeper.airflow import health_listener
+
 log = logging.getLogger(__name__)
 
 URL_PREFIX = "/watchkeeper"
@@ -269,6 +271,8 @@ class WatchkeeperPlugin(AirflowPlugin):
 
     name = "watchkeeper"
     fastapi_apps = _BuiltWhenRead()
+    #: Writes each monitor run's health (status, top findings, links) into its DAG-run note.
+    listeners = [health_listener]
     external_views = [
         {
             "name": "Model health",
