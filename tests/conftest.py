@@ -6,6 +6,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,9 @@ def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     return home
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """URL of a fresh PostgreSQL database, dropped after the session. Fails (never skips) when PG is down."""
+@contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """URL of a new, empty PostgreSQL database, dropped on exit. Fails (never skips) when PG is down."""
     import sqlalchemy as sa
 
     name = f"wk_test_{uuid.uuid4().hex[:12]}"
@@ -38,10 +39,10 @@ def pg_url() -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError:
+    except sa.exc.OperationalError as exc:
         pytest.fail(
             f"PostgreSQL is not reachable at {PG_ADMIN_URL}: start it with "
-            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` ({exc.orig})"
+            f"`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` ({exc.orig})"
         )
     try:
         yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
@@ -49,3 +50,17 @@ def pg_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """URL of a PostgreSQL database shared by the session (created fresh, dropped after)."""
+    with fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url_fresh() -> Iterator[str]:
+    """URL of a PostgreSQL database of this test alone (e.g. to migrate from an old schema revision)."""
+    with fresh_pg_database() as url:
+        yield url

@@ -61,7 +61,7 @@ def row(key: str, kind: str, status: str, **kw: object) -> dict[str, object]:
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'old.db'}"
-    return str(request.getfixturevalue("pg_url"))
+    return str(request.getfixturevalue("pg_url_fresh"))  # its own database: the test migrates from 0003
 
 
 @pytest.fixture
