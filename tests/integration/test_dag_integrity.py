@@ -39,7 +39,7 @@ def test_project_dags_import_without_errors() -> None:
     assert "monitor__demo_fraud" in bag.dag_ids
     dag = bag.dags["monitor__demo_fraud"]
     assert Path(dag.fileloc).name == "shard_12_of_16.py"  # crc32("demo_fraud") % 16
-    assert {"baseline", "check", "report"} <= set(dag.task_ids)  # the DAG's own shape: tests/unit/airflow
+    assert {"baseline", "check", "report", "health"} <= set(dag.task_ids)  # the DAG's own shape: tests/unit/airflow
     assert {"watchkeeper", "model:demo_fraud"} <= set(dag.tags)
     assert "```yaml" in dag.doc_md and "name: demo_fraud" in dag.doc_md
     check = dag.get_task("check")
@@ -47,7 +47,7 @@ def test_project_dags_import_without_errors() -> None:
     # an interval timetable: every run has a data window
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
     perf = bag.dags["performance__demo_fraud"]
-    assert set(perf.task_ids) == {"score", "decide_retraining", "trigger_retraining"}
+    assert set(perf.task_ids) == {"score", "health", "decide_retraining", "trigger_retraining"}
     assert perf.get_task("trigger_retraining").trigger_dag_id == "retrain__demo_fraud"
     assert {"retrain__demo_fraud", "labels__demo_fraud"} <= set(bag.dag_ids)
 

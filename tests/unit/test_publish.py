@@ -122,15 +122,16 @@ def test_dag_report_task_is_a_thin_wrapper(tiny: TinyModel, monkeypatch: pytest.
 def test_performance_dag_names_keep_working(
     tiny: TinyModel, store: MetricStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The performance DAG imports publish_window, _from_dict, _dag_id and airflow_run_url from the Airflow layer."""
-    from watchkeeper.airflow.publishing import _dag_id, _from_dict, airflow_run_url
+    """The performance DAG imports publish_window and _from_dict from the Airflow layer, the run's links from health."""
+    from watchkeeper.airflow.health import context_dag_id, run_url
+    from watchkeeper.airflow.publishing import _from_dict
     from watchkeeper.airflow.publishing import publish_window as publish_recorded
 
     monkeypatch.setenv("WATCHKEEPER_ALERT_SINK", "log")
     context = {"run_id": "manual__1", "ti": SimpleNamespace(dag_id="performance__tiny")}
-    assert _dag_id(context) == "performance__tiny"
+    assert context_dag_id(context) == "performance__tiny"
     assert _from_dict(PERF.as_dict()) == PERF
-    assert (airflow_run_url("performance__tiny", "manual__1") or "").endswith("/dags/performance__tiny/runs/manual__1")
+    assert (run_url("performance__tiny", "manual__1") or "").endswith("/dags/performance__tiny/runs/manual__1")
     store.record_results("tiny", DAY, [PERF], checks={"performance"})
     path, alerts = publish_recorded(tiny.config(), DAY, [PERF], store, context)
     assert path is not None and path.endswith(".html")

@@ -90,18 +90,14 @@ def model_page_url(model: str) -> str | None:
 
 
 def report_url(model: str, window: Window) -> str | None:
-    """The window's HTML report on the model-health UI."""
-    from urllib.parse import urlencode
+    """The window's HTML report on the model-health UI (see :func:`watchkeeper.publish.report_url`)."""
+    from watchkeeper import publish
 
-    base = airflow_base_url()
-    if base is None:
-        return None
-    query = urlencode({"start": window.start.isoformat(), "end": window.end.isoformat()})
-    return f"{base}/watchkeeper/models/{model}/report?{query}"
+    return publish.report_url(model, window, airflow_base_url())
 
 
 def run_url(dag_id: str, run_id: str) -> str | None:
-    """The DAG run in Airflow's UI."""
+    """The DAG run in Airflow's UI, from ``[api] base_url`` (read at task run time)."""
     from urllib.parse import quote
 
     base = airflow_base_url()
@@ -126,6 +122,17 @@ def attach_model_link(task: Any) -> Any:
     operator = getattr(task, "operator", task)
     operator.operator_extra_links = [*getattr(operator, "operator_extra_links", ()), ModelPageLink()]
     return task
+
+
+def add_health_task(summary: Any) -> Any:
+    """Add the final ``health`` task after the publishing task whose output (an ``XComArg``) is ``summary``.
+
+    It runs :func:`check_health` with :data:`HEALTH_TASK_ARGS` and carries the "Model health" link; the DAG
+    builders call this inside their ``with DAG(...)`` block.
+    """
+    from airflow.sdk import task
+
+    return attach_model_link(task(**HEALTH_TASK_ARGS)(check_health)(summary))
 
 
 # --------------------------------------------------------------------------- the payload
@@ -197,7 +204,8 @@ def asset_extra(payload: Mapping[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- task-side helpers
 
 
-def _dag_id(context: Mapping[str, Any]) -> str:
+def context_dag_id(context: Mapping[str, Any]) -> str:
+    """The DAG id of a task's context (``"?"`` when it names none)."""
     ti = context.get("ti") or context.get("task_instance")
     dag = context.get("dag")
     return str(getattr(ti, "dag_id", None) or getattr(dag, "dag_id", None) or "?")
@@ -216,7 +224,9 @@ def emit_health(
     ``outlets``: Airflow emits it when the task succeeds) and pushes the payload as the XCom
     :data:`HEALTH_XCOM_KEY`, from which the DAG-run note is written. Never raises: health is a view.
     """
-    payload = health_payload(model, kind, windows, results, dag_id=_dag_id(context), run_id=str(context.get("run_id")))
+    payload = health_payload(
+        model, kind, windows, results, dag_id=context_dag_id(context), run_id=str(context.get("run_id"))
+    )
     try:
         asset = health_asset(model)
         ti = context.get("ti") or context.get("task_instance")

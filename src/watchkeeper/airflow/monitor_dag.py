@@ -1,5 +1,6 @@
 """The monitor DAG of one model: baseline, profile (the one read of the window), one mapped check task per
-family (from the stored profile), report."""
+family (from the stored profile), report (which publishes the window's health), health (fails the run when
+the window is critical)."""
 
 from __future__ import annotations
 
@@ -56,5 +57,6 @@ def build_monitor_dag(loaded: LoadedConfig) -> DAG:
 
         checks = check.expand(family=list(FAMILIES))
         profile(baseline()) >> checks  # type: ignore[arg-type]  # an XComArg resolves to the dict at run time
-        health.attach_model_link(report(checks))  # type: ignore[arg-type]  # XComArgs resolve at run time
+        summary = health.attach_model_link(report(checks))  # type: ignore[arg-type]  # XComArgs resolve at run time
+        health.add_health_task(summary)
     return dag

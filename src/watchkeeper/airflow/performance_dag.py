@@ -6,6 +6,7 @@ from typing import Any
 
 from airflow.sdk import DAG, task
 
+from watchkeeper.airflow import health
 from watchkeeper.airflow.dag_common import (
     _tag,
     _timetable,
@@ -18,7 +19,9 @@ from watchkeeper.config import LoadedConfig
 
 
 def build_performance_dag(loaded: LoadedConfig) -> DAG:
-    """The performance DAG of a model with a ``performance`` section.
+    """The performance DAG of a model with a ``performance`` section: ``score`` (which publishes the run's
+    health), ``health`` (fails the run when a scored window is critical) and, with retraining, the decision
+    and the trigger -- downstream of ``score`` only, so a critical window still triggers retraining.
 
     It runs when the label pipeline updates the labels asset, and otherwise on the model's schedule (the
     monitor's timetable); a scheduled run scores the monitor windows whose labels fell due (window end + label
@@ -45,12 +48,14 @@ def build_performance_dag(loaded: LoadedConfig) -> DAG:
         description=f"Performance of {model.name} on ground-truth labels"[:200],
     ) as dag:
 
-        @task(task_id="score", multiple_outputs=False)
+        @task(task_id="score", multiple_outputs=False, outlets=[health.health_asset(model.name)])
         def score(**context: Any) -> dict[str, Any]:
-            """Join labels; compute metrics, intervals, segments and rules; record and report them."""
+            """Join labels; compute metrics, intervals, segments and rules; record and report them; publish the
+            run's health (the DAG-run note and the ``watchkeeper_health__<model>`` Asset event)."""
             return pt.score_and_report(path, context)
 
-        summary = score()
+        summary = health.attach_model_link(score())
+        health.add_health_task(summary)
         if model.retraining.dag_id:
             from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 
@@ -59,7 +64,7 @@ def build_performance_dag(loaded: LoadedConfig) -> DAG:
                 """Retrain when degradation persisted, outside the cooldown (recorded for audit)."""
                 return pt.decide_retraining(path, summary, context)
 
-            conf = decide(summary)  # type: ignore[arg-type]  # XComArgs resolve at run time
+            conf = decide(summary)
             trigger_retraining = TriggerDagRunOperator(
                 task_id="trigger_retraining",
                 trigger_dag_id=model.retraining.dag_id,

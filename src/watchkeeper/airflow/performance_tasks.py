@@ -142,10 +142,23 @@ def score(config_path: str, context: Any) -> dict[str, Any]:
 
 
 def score_and_report(config_path: str, context: Any) -> dict[str, Any]:
-    """Score the run's windows, then report their findings."""
+    """Score the run's windows, report their findings, then publish the run's health (the DAG-run note and
+    the ``watchkeeper_health__<model>`` Asset event, whose extra the task's outlet carries)."""
     summary = score(config_path, context)
     summary["report"] = report(config_path, summary, context)
+    summary["health"] = publish_health(config_path, summary, context)
     return summary
+
+
+def publish_health(config_path: str, summary: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The health of the run's scored windows (the worst of their results), published by :func:`emit_health`."""
+    from watchkeeper.airflow.health import emit_health
+
+    scored = sorted(summary["scored"], key=lambda e: e["window"]["start"])
+    windows = [Window.parse(e["window"]["start"], e["window"]["end"]) for e in scored]
+    results = [r for e in scored for r in e["results"]]
+    model = load_config(Path(config_path)).model.name
+    return emit_health(context, model, "performance", windows, results)
 
 
 def report(config_path: str, summary: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -178,7 +191,8 @@ def report(config_path: str, summary: dict[str, Any], context: Any) -> dict[str,
 
 def decide_retraining(config_path: str, summary: dict[str, Any], context: Any) -> dict[str, Any] | bool:
     """The conf for the retraining DAG when retraining is due; False (short-circuit) otherwise."""
-    from watchkeeper.airflow.publishing import _dag_id, _from_dict, airflow_run_url
+    from watchkeeper.airflow.health import context_dag_id, run_url
+    from watchkeeper.airflow.publishing import _from_dict
     from watchkeeper.retraining import decide
 
     config = load_config(Path(config_path))
@@ -192,7 +206,7 @@ def decide_retraining(config_path: str, summary: dict[str, Any], context: Any) -
         results,
         store,
         now=datetime.now(UTC),
-        run_url=airflow_run_url(_dag_id(context), str(context["run_id"])),
+        run_url=run_url(context_dag_id(context), str(context["run_id"])),
     )
     log.info("model=%s retraining: %s", config.model.name, decision.reason)
     return decision.conf if decision.trigger else False

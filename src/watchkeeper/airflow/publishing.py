@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from watchkeeper.airflow.health import context_dag_id, report_url, run_url
 from watchkeeper.airflow.tasks import _store, window_from_context
 from watchkeeper.config import load_config
 from watchkeeper.results import CheckResult, Status, Window
@@ -43,7 +44,7 @@ def record_and_report(config_path: str, family_outputs: list[dict[str, Any]], co
     config = load_config(Path(config_path))
     window = window_from_context(context)
     run_id = str(context["run_id"])
-    dag_id = _dag_id(context)
+    dag_id = context_dag_id(context)
     results = [_from_dict(r) for out in family_outputs for r in out["results"]]
     n_rows = max((out["n_rows"] for out in family_outputs), default=0)
     store: Any = None
@@ -61,19 +62,13 @@ def record_and_report(config_path: str, family_outputs: list[dict[str, Any]], co
         dag_id=dag_id,
         source="airflow",
         n_rows=n_rows,
-        run_url=airflow_run_url(dag_id, run_id),
+        run_url=run_url(dag_id, run_id),
         report_url=report_url(config.model.name, window),
     )
     if store_error is not None:
         raise store_error
     outcome.raise_for_failure()
     return outcome.summary
-
-
-def _dag_id(context: Any) -> str:
-    ti = context.get("ti") or context.get("task_instance")
-    dag = context.get("dag")
-    return str(getattr(ti, "dag_id", None) or getattr(dag, "dag_id", None) or "?")
 
 
 def publish_window(
@@ -85,7 +80,7 @@ def publish_window(
     from watchkeeper import publish
 
     run_id = str(context["run_id"])
-    dag_id = _dag_id(context)
+    dag_id = context_dag_id(context)
     path = publish.write_run_report(config, window, store)
     alerts = publish.dispatch_alerts(
         config,
@@ -94,42 +89,10 @@ def publish_window(
         store,
         run_id=run_id,
         dag_id=dag_id,
-        run_url=airflow_run_url(dag_id, run_id),
+        run_url=run_url(dag_id, run_id),
         report_url=report_url(config.model.name, window),
     )
     return path, alerts
-
-
-def report_url(model: str, window: Window) -> str | None:
-    """Link to the window's HTML report on the model-health pages (the UI plugin, under ``/watchkeeper``)."""
-    from watchkeeper import publish
-
-    return publish.report_url(model, window, _airflow_base_url())
-
-
-def write_run_report(config: Any, window: Window, store: Any) -> str | None:
-    """Write the window's HTML report (see :func:`watchkeeper.publish.write_run_report`)."""
-    from watchkeeper import publish
-
-    return publish.write_run_report(config, window, store)
-
-
-def _airflow_base_url() -> str | None:
-    try:
-        from airflow.configuration import conf
-
-        base = str(conf.get("api", "base_url", fallback="http://localhost:8080") or "http://localhost:8080")
-    except Exception:  # a missing link must never fail the task
-        return None
-    return base.rstrip("/")
-
-
-def airflow_run_url(dag_id: str, run_id: str) -> str | None:
-    """Link to a DAG run in the Airflow UI, from ``[api] base_url`` (read at task run time)."""
-    from urllib.parse import quote
-
-    base = _airflow_base_url()
-    return None if base is None else f"{base}/dags/{dag_id}/runs/{quote(run_id)}"
 
 
 def _config_for(model: str, context: Any) -> Any:
@@ -158,7 +121,7 @@ def on_task_failure(context: Any) -> None:
         from watchkeeper.alerting import notify_monitor_failure
 
         ti = context.get("ti") or context.get("task_instance")
-        dag_id = _dag_id(context)
+        dag_id = context_dag_id(context)
         task_id = str(getattr(ti, "task_id", "?"))
         map_index = getattr(ti, "map_index", -1)
         if isinstance(map_index, int) and map_index >= 0:
@@ -181,7 +144,7 @@ def on_task_failure(context: Any) -> None:
                 error=text,
                 config=config,
                 log_url=log_url,
-                run_url=airflow_run_url(dag_id, run_id),
+                run_url=run_url(dag_id, run_id),
                 try_number=getattr(ti, "try_number", None),
             )
         finally:  # the model's own Airflow notifiers run even when Watchkeeper's sinks could not be reached

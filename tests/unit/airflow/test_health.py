@@ -114,11 +114,11 @@ def test_model_page_link_and_its_serialization() -> None:
     defaults = {"on_failure_callback": lambda context: None, "retries": 3, "retry_delay": timedelta(minutes=1)}
     with DAG("monitor__demo_fraud", schedule=None, start_date=datetime(2026, 1, 1), default_args=defaults) as dag:
 
-        @task(**health.HEALTH_TASK_ARGS)
-        def gate() -> None:
-            return None
+        @task(task_id="report")
+        def report() -> dict[str, str]:
+            return {"status": "ok"}
 
-        health.attach_model_link(gate())
+        health.add_health_task(report())
     op = dag.get_task("health")
     assert op.retries == 0 and not op.on_failure_callback  # no retry, no "monitoring failed" for a model's health
     data = DagSerialization.to_dict(dag)

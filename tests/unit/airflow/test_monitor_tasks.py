@@ -55,7 +55,19 @@ def test_monitor_dag_shape_reads_the_window_once(tiny: TinyModel) -> None:
     from watchkeeper.airflow.monitor_dag import build_monitor_dag
 
     dag = build_monitor_dag(tiny.config())
-    assert set(dag.task_ids) == {"baseline", "profile", "check", "report"}
+    assert set(dag.task_ids) == {"baseline", "profile", "check", "report", "health"}
     assert dag.get_task("profile").upstream_task_ids == {"baseline"}
     assert dag.get_task("check").upstream_task_ids == {"profile"}
     assert dag.get_task("report").upstream_task_ids == {"check"}
+
+
+def test_monitor_dag_ends_in_the_health_task_and_report_publishes_the_health_asset(tiny: TinyModel) -> None:
+    from watchkeeper.airflow.monitor_dag import build_monitor_dag
+
+    dag = build_monitor_dag(tiny.config())
+    report, gate = dag.get_task("report"), dag.get_task("health")
+    assert [(a.name, a.uri) for a in report.outlets] == [("watchkeeper_health__tiny", "watchkeeper://health/tiny")]
+    assert gate.upstream_task_ids == {"report"} and gate.downstream_task_ids == set()
+    assert gate.retries == 0 and not gate.on_failure_callback  # the DAG's defaults: 1 retry, "monitoring failed"
+    assert report.retries == 1 and report.on_failure_callback
+    assert [link.name for link in gate.operator_extra_links] == ["Model health"]

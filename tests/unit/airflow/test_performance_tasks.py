@@ -161,3 +161,45 @@ def test_event_without_window_and_no_interval_is_a_clear_error() -> None:
 def test_schedule_without_intervals_needs_named_windows() -> None:
     with pytest.raises(ValueError, match="has no data intervals, so no monitor windows to score -- name the window"):
         due_windows("@once", timedelta(days=3), at(2026, 5, 1), at(2026, 6, 1))
+
+
+def test_performance_dag_ends_in_the_health_task_beside_the_retraining_branch() -> None:
+    from watchkeeper.airflow.performance_dag import build_performance_dag
+
+    dag = build_performance_dag(load_config(DEMO))
+    assert set(dag.task_ids) == {"score", "health", "decide_retraining", "trigger_retraining"}
+    score, gate = dag.get_task("score"), dag.get_task("health")
+    assert [a.name for a in score.outlets] == ["watchkeeper_health__demo_fraud"]
+    assert score.downstream_task_ids == {"health", "decide_retraining"}  # a critical window still retrains
+    assert gate.upstream_task_ids == {"score"} and gate.downstream_task_ids == set()
+    assert gate.retries == 0 and not gate.on_failure_callback
+    assert [link.name for link in gate.operator_extra_links] == ["Model health"]
+
+
+def test_performance_health_is_the_worst_of_the_scored_windows() -> None:
+    from types import SimpleNamespace
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from watchkeeper.airflow.health import check_health
+    from watchkeeper.airflow.performance_tasks import publish_health
+    from watchkeeper.results import CheckResult, Status
+
+    def scored(day: int, status: Status) -> dict:
+        result = CheckResult("performance", "recall", "", 0.4, 0.6, status, f"recall 0.40 ({status})")
+        ok = CheckResult("performance", "label_coverage", "", 0.9, 0.5, Status.OK, "")
+        window = Window(at(2026, 10, day), at(2026, 10, day + 1))
+        return {"window": window.as_dict(), "results": [result.as_dict(), ok.as_dict()]}
+
+    summary = {"scored": [scored(27, Status.CRITICAL), scored(26, Status.WARNING)]}
+    context = {"run_id": "scheduled__1", "dag": SimpleNamespace(dag_id="performance__demo_fraud")}
+    payload = publish_health(str(DEMO), summary, context)
+    assert (payload["model"], payload["kind"], payload["status"]) == ("demo_fraud", "performance", "critical")
+    assert [w["start"][:10] for w in payload["windows"]] == ["2026-10-26", "2026-10-27"]
+    assert payload["window"]["start"] == "2026-10-27T00:00:00+00:00"  # the latest window: the note's and report's
+    assert payload["findings"] == ["performance.recall"] and payload["n_findings"] == 2
+    assert payload["dag_id"] == "performance__demo_fraud" and payload["run_id"] == "scheduled__1"
+    with pytest.raises(AirflowFailException, match="model demo_fraud: the window is CRITICAL"):
+        check_health({**summary, "health": payload})
+    summary["scored"] = [scored(27, Status.WARNING)]
+    assert check_health({"health": publish_health(str(DEMO), summary, context)})["status"] == "warning"
