@@ -21,7 +21,7 @@ from watchkeeper.rules import apply_rules
 from watchkeeper.sources import read_window
 
 if TYPE_CHECKING:
-    from watchkeeper.config import LoadedConfig
+    from watchkeeper.config import LoadedConfig, ModelConfig
     from watchkeeper.performance.trend import Point
     from watchkeeper.store import MetricStore
 
@@ -232,6 +232,19 @@ def score_window(config: LoadedConfig, window: Window, store: MetricStore, *, re
             )
         )
         df = df[report.valid_mask].reset_index(drop=True)
+    orphans = _classes_without_probability(model, df[TRUE])
+    if orphans:
+        results.append(
+            _result(
+                "label_without_probability",
+                float(sum(orphans.values())),
+                Status.WARNING,
+                f"{sum(orphans.values())} labelled rows have a class with no probability column in "
+                f"predictions.scores ({', '.join(sorted(orphans)[:10])}) -- add it (class: column) so that "
+                "estimation and per-class score drift cover it",
+                counts=orphans,
+            )
+        )
     if len(df) < perf.min_samples:
         results.append(
             _result(
@@ -302,3 +315,15 @@ def score_window(config: LoadedConfig, window: Window, store: MetricStore, *, re
     if perf.trend_enabled:
         results += _trend_results(config, window, current, store, baseline)
     return finish(True, f"scored {len(df)} labelled predictions ({join.coverage:.0%} coverage)", len(df))
+
+
+def _classes_without_probability(model: ModelConfig, y_true: pd.Series) -> dict[str, int]:
+    """Multiclass with ``predictions.scores``: rows per true class that has no probability column."""
+    scores = model.predictions.score_columns()
+    if model.task is not TaskType.MULTICLASS_CLASSIFICATION or not scores:
+        return {}
+    from watchkeeper.performance.labels import normalize_labels
+
+    labels = pd.Series(normalize_labels(y_true)).dropna()
+    counts = labels[~labels.isin(list(scores))].value_counts()
+    return {str(k): int(v) for k, v in counts.items()}

@@ -163,6 +163,53 @@ def suite_problems(loaded: LoadedConfig) -> list[str]:
     return gx_suite.dry_run_suite(loaded, reference)
 
 
+def probability_problems(loaded: LoadedConfig) -> list[str]:
+    """Multiclass ``predictions.scores`` on the reference: every probability within [0, 1], each row's
+    probabilities summing to 1 (``quality.probability_tolerance``), and every class of the reference's
+    labels and predictions with a probability column."""
+    model = loaded.model
+    scores = model.predictions.score_columns()
+    if model.task is not TaskType.MULTICLASS_CLASSIFICATION or not scores:
+        return []
+    from watchkeeper.performance.labels import normalize_labels
+    from watchkeeper.profile.probabilities import ProbabilityCounts
+    from watchkeeper.sources import read_reference
+
+    try:
+        reference = read_reference(loaded)
+    except WatchkeeperError:  # reported by file_problems / schema_problems
+        return []
+    where = f"{loaded.path}: predictions.scores"
+    problems = []
+    counts = ProbabilityCounts(model.quality.probability_tolerance)
+    counts.add_frame(reference, list(scores.values()))
+    if counts.out_of_range:
+        problems.append(
+            f"{where}: {counts.out_of_range} of {counts.checked} reference rows have a class probability outside "
+            "[0, 1] -- name the per-class probability columns (softmax outputs), not logits or scores"
+        )
+    if counts.off:
+        problems.append(
+            f"{where}: {counts.off} of {counts.checked} reference rows have class probabilities that do not sum "
+            f"to 1 (+/- {counts.tolerance:g}; worst off by {counts.worst_sum_error:.3g}) -- list one column per "
+            "class, every class, or raise quality.probability_tolerance if the log rounds them"
+        )
+    columns = {"predictions.prediction": model.predictions.prediction}
+    if model.performance is not None:
+        columns["performance.labels.label"] = model.performance.labels.label
+    for field_name, column in columns.items():
+        if column not in reference.columns:
+            continue
+        seen = {v for v in normalize_labels(reference[column]) if v is not None}
+        orphans = sorted(seen - set(scores))
+        if orphans:
+            problems.append(
+                f"{where}: the reference's {field_name} ({column!r}) holds class(es) {orphans[:10]} with no "
+                f"probability column -- add them to predictions.scores (class: column); known: {sorted(scores)}"
+            )
+    return problems
+
+
 def dag_problems(loaded: LoadedConfig) -> list[str]:
     """The model's DAGs built and validated exactly as the DAG files build them."""
     from watchkeeper.airflow.dag_builder import build_model_dags
@@ -213,6 +260,7 @@ CHECKS: tuple[Callable[[LoadedConfig], list[str]], ...] = (
     file_problems,
     schema_problems,
     suite_problems,
+    probability_problems,
     dag_problems,
     retraining_problems,
     sink_problems,

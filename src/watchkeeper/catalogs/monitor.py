@@ -40,6 +40,8 @@ METRICS: dict[str, tuple[str, ...]] = {
         "nonfinite_count",
         "unseen_category_share",
         "duplicate_id_share",
+        "probability_out_of_range_share",
+        "probability_sum_share",
         "timestamp_unparseable",
         "schema_change",
         "gx_suite",

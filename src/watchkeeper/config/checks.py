@@ -71,6 +71,17 @@ class QualitySettings(_Model):
         description="Levels of the share of rows whose prediction id already appeared in the window "
         "(warning 0: any duplicate).",
     )
+    invalid_probability_share: Threshold = Field(
+        default_factory=lambda: Threshold(warning=0.0, critical=0.01),
+        description="Multiclass `predictions.scores` only: levels of the share of rows whose class probabilities "
+        "lie outside [0, 1] or do not sum to 1 within probability_tolerance (warning 0: any such row).",
+    )
+    probability_tolerance: float = Field(
+        default=0.01,
+        gt=0,
+        lt=1,
+        description="Multiclass only: a row's class probabilities may sum to 1 +/- this (rounding in the log).",
+    )
 
     @field_validator("freshness_max_lag", mode="before")
     @classmethod

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from watchkeeper.detection.multivariate import ReconstructionError
 from watchkeeper.drift.counts import CategoricalCounts, FeatureCounts, NumericalCounts, grid_digest
 from watchkeeper.exceptions import BaselineError
+from watchkeeper.profile.probabilities import ProbabilityCounts
 from watchkeeper.profile.sketch import QuantileSketch
 from watchkeeper.profile.window import ProfileSpec, WindowProfile
 
@@ -180,6 +181,7 @@ def to_payload(profile: WindowProfile) -> dict[str, Any]:
             if profile.multivariate is not None
             else None
         ),
+        "probabilities": profile.probabilities.to_dict() if profile.probabilities is not None else None,
     }
 
 
@@ -238,6 +240,8 @@ def from_payload(payload: Mapping[str, Any], spec: ProfileSpec) -> WindowProfile
     profile.ids = None
     profile.scan = dict(payload.get("scan") or {})
     profile.gx = payload.get("gx")
+    if isinstance(payload.get("probabilities"), Mapping):
+        profile.probabilities = ProbabilityCounts.from_dict(payload["probabilities"])
     stored = payload.get("multivariate")
     if spec.multivariate is not None and isinstance(stored, Mapping):  # absent in profiles stored before it
         profile.multivariate = ReconstructionError(float(stored.get("total") or 0.0), int(stored.get("rows") or 0))

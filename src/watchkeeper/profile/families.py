@@ -90,6 +90,7 @@ def quality_results(
     counts = {n: profile.features[n] for n in names}
     results += analyze_counts(counts, profile.spec.profiles, limits=limits_of(config), families=("quality",))
     results.append(duplicate_ids_result(config, profile))
+    results += probability_results(config, profile)
     results += [_result_from(r) for r in profile.gx or []]
     return results
 
@@ -124,6 +125,51 @@ def duplicate_ids_result(config: LoadedConfig, profile: WindowProfile) -> CheckR
             "critical": judged.critical,
         },  # fmt: skip
     )
+
+
+def probability_results(config: LoadedConfig, profile: WindowProfile) -> list[CheckResult]:
+    """Multiclass ``scores``: shares of rows whose class probabilities lie outside [0, 1]
+    (``probability_out_of_range_share``) or do not sum to 1 within the tolerance (``probability_sum_share``).
+
+    Nothing for a model without per-class probabilities; ``skipped`` when no row had all of them.
+    """
+    counts = profile.probabilities
+    if counts is None:
+        return []
+    quality = config.model.quality
+    threshold = quality.invalid_probability_share
+    subject = ",".join(profile.spec.class_scores.values())
+    n = counts.checked
+    if n == 0:
+        why = "no row has a value in every probability column of predictions.scores"
+        return [
+            CheckResult("quality", metric, subject, None, threshold.warning, Status.SKIPPED, why)
+            for metric in ("probability_out_of_range_share", "probability_sum_share")
+        ]
+    cases = (
+        ("probability_out_of_range_share", counts.out_of_range, "have a class probability outside [0, 1]"),
+        (
+            "probability_sum_share",
+            counts.off,
+            f"have class probabilities that do not sum to 1 (+/- {counts.tolerance:g}; worst off by "
+            f"{counts.worst_sum_error:.3g})",
+        ),
+    )
+    out = []
+    for metric, bad, what in cases:
+        share = bad / n
+        judged = judge_share(share, threshold, n=n, rate=0.0)
+        message = f"{bad} of {n} rows {what}"
+        if judged.status.is_finding:
+            message += (
+                f" ({judged.status}) -- predictions.scores must name per-class probabilities (e.g. softmax "
+                "outputs); check the columns and the model's output layer"
+            )
+        details = {"rows": bad, "checked": n, "incomplete": counts.incomplete, "critical": judged.critical}
+        if metric == "probability_sum_share":
+            details |= {"tolerance": counts.tolerance, "worst_sum_error": counts.worst_sum_error}
+        out.append(CheckResult("quality", metric, subject, share, judged.crossed, judged.status, message, details))
+    return out
 
 
 def _result_from(data: Mapping[str, Any]) -> CheckResult:

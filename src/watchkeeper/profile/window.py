@@ -33,6 +33,7 @@ from watchkeeper.drift.counts import (
 )
 from watchkeeper.drift.engine import LearnedBand
 from watchkeeper.drift.profile import category_label, to_float_array
+from watchkeeper.profile.probabilities import ProbabilityCounts
 from watchkeeper.profile.sketch import DuplicateCounter, QuantileSketch
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ class ProfileSpec:
     classes: tuple[str, ...]
     positive_class: str
     low_confidence: float
+    #: Multiclass ``scores``: allowed ``|sum of the class probabilities - 1|``.
+    probability_tolerance: float
     latency: str | None
     status: str | None
     error_values: frozenset[str]
@@ -109,6 +112,7 @@ class ProfileSpec:
             classes=tuple(str(c) for c in (baseline.get("class_rates") or {})),
             positive_class=str(model.prediction_checks.positive_class),
             low_confidence=float(model.prediction_checks.low_confidence),
+            probability_tolerance=float(model.quality.probability_tolerance),
             latency=log.latency,
             status=log.status,
             error_values=frozenset(v.lower() for v in log.error_values),
@@ -193,6 +197,8 @@ class WindowProfile:
     #: Sum and count of the multivariate detector's row errors (None without the detector, or when a stored
     #: profile predates it). Batches that lack one of its feature columns are not counted.
     multivariate: ReconstructionError | None = None
+    #: Multiclass ``scores``: rows whose class probabilities are outside [0, 1] or do not sum to 1 (else None).
+    probabilities: ProbabilityCounts | None = None
 
     @classmethod
     def empty(cls, spec: ProfileSpec) -> WindowProfile:
@@ -210,6 +216,7 @@ class WindowProfile:
             status=CategoricalCounts(()) if spec.status else None,
             ids=DuplicateCounter(),
             multivariate=ReconstructionError() if spec.multivariate is not None else None,
+            probabilities=ProbabilityCounts(spec.probability_tolerance) if len(spec.class_scores) > 1 else None,
         )
 
     # -- folding batches ---------------------------------------------------------------------------
@@ -271,6 +278,8 @@ class WindowProfile:
                 self.prediction_values.add_floats(values)
         if self.predicted is not None and spec.prediction in df.columns:
             self.predicted.add(df[spec.prediction])
+        if self.probabilities is not None:
+            self.probabilities.add_frame(df, list(spec.class_scores.values()))
         confidence = self._confidence(df, scores)
         if confidence is not None:
             finite = confidence[np.isfinite(confidence)]
@@ -354,6 +363,7 @@ class WindowProfile:
             _merge_scan(self.scan, other.scan),
             None if self.gx is None and other.gx is None else [*(self.gx or []), *(other.gx or [])],
             _merge_optional(self.multivariate, other.multivariate),
+            _merge_optional(self.probabilities, other.probabilities),
         )
 
     def finish(self) -> WindowProfile:
