@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from watchkeeper.demo import run as demo_run
 from watchkeeper.demo.generate import CLEAN_DAY, FAULTS, FAULTY_DAY, generate
 from watchkeeper.results import Window
 
@@ -27,6 +29,10 @@ EXPECTED_FAULTY = {
 }
 
 
+#: The demo's two monitor runs (the fixture fills it).
+RUNS: dict[str, demo_run.DagTest] = {}
+
+
 def window(day: date) -> Window:
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return Window(start, start + timedelta(days=1))
@@ -35,8 +41,6 @@ def window(day: date) -> Window:
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
     """A state folder with generated data and a migrated embedded Airflow; monitor runs for both days."""
-    from watchkeeper.demo import run as demo_run
-
     home = tmp_path_factory.mktemp("demo-home")
     old = os.environ.get("WATCHKEEPER_HOME")
     os.environ["WATCHKEEPER_HOME"] = str(home)
@@ -48,9 +52,11 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
         logs.mkdir()
         assert demo_run.airflow(["db", "migrate"], env, logs / "migrate.log") == 0, (logs / "migrate.log").read_text()
         assert demo_run.airflow(["dags", "reserialize"], env, logs / "reserialize.log") == 0
-        for day in (CLEAN_DAY, FAULTY_DAY):
-            code, log_file = demo_run.run_monitor(day, env, logs)
-            assert code == 0, log_file.read_text()[-5000:]
+        clean = demo_run.run_monitor(CLEAN_DAY, env, logs)
+        assert clean.exit_code == 0 and clean.describe() == "success", clean.log_file.read_text()[-5000:]
+        faulty = demo_run.run_monitor(FAULTY_DAY, env, logs)
+        assert faulty.critical, faulty.describe() + faulty.log_file.read_text()[-5000:]
+        RUNS.update(clean=clean, faulty=faulty)
         yield home, env
     finally:
         if old is None:
@@ -66,6 +72,35 @@ def findings(home: Path, day: date) -> set[tuple[str, str, str]]:
     rows = store.metrics("demo_fraud", window=window(day))
     assert rows, f"no metrics stored for {day}"
     return {(r.check, r.metric, r.subject) for r in rows if r.status.is_finding}
+
+
+def test_a_critical_window_is_a_failed_run_in_its_health_task_only(demo_home: tuple[Path, dict[str, str]]) -> None:
+    """The grid shows the faulty day red (its `health` task failed, no retry) and the clean day green."""
+    clean, faulty = RUNS["clean"], RUNS["faulty"]
+    tasks = {"baseline", "profile", *(f"check[{i}]" for i in range(4)), "report", "health"}
+    assert clean.states == dict.fromkeys(tasks, "success")
+    assert faulty.states == {**dict.fromkeys(tasks, "success"), "health": "failed"}
+    assert faulty.exit_code != 0 and faulty.ok and not clean.critical
+    log = faulty.log_file.read_text()
+    assert "model demo_fraud: the window is CRITICAL -- this is the model's health, not a pipeline failure" in log
+    _, env = demo_home
+    db = Path(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///"))
+    with sqlite3.connect(db) as conn:
+        runs = conn.execute(
+            "SELECT r.state, r.logical_date, n.content FROM dag_run r LEFT JOIN dag_run_note n ON n.dag_run_id = r.id "
+            "WHERE r.dag_id = 'monitor__demo_fraud' ORDER BY r.id"
+        ).fetchall()
+        events = conn.execute(
+            "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+            "WHERE a.name = 'watchkeeper_health__demo_fraud' ORDER BY e.id"
+        ).fetchall()
+    assert [state for state, _, _ in runs[:2]] == ["success", "failed"]
+    assert "**OK** (no findings)" in str(runs[0][2])
+    assert str(runs[1][2]).startswith("**Watchkeeper** monitor `demo_fraud` 2026-10-28T00:00 → 2026-10-29T00:00 UTC")
+    assert "**CRITICAL** (6 findings)" in str(runs[1][2])
+    extras = [json.loads(str(e)) for (e,) in events[:2]]
+    assert [(x["kind"], x["status"]) for x in extras] == [("monitor", "ok"), ("monitor", "critical")]
+    assert extras[1]["findings"] == sorted(f"{c}.{m}[{s}]" if s else f"{c}.{m}" for c, m, s in EXPECTED_FAULTY)
 
 
 def test_clean_day_has_no_findings(demo_home: tuple[Path, dict[str, str]]) -> None:
@@ -105,15 +140,14 @@ def test_run_is_recorded_with_airflow_run_id_and_alert_file(demo_home: tuple[Pat
 
 
 def test_rerunning_a_window_replaces_instead_of_duplicating(demo_home: tuple[Path, dict[str, str]]) -> None:
-    from watchkeeper.demo import run as demo_run
     from watchkeeper.reporting import read_alerts
     from watchkeeper.store import MetricStore
 
     home, env = demo_home
     store = MetricStore(f"sqlite:///{home / 'watchkeeper.db'}")
     before = len(store.metrics("demo_fraud"))
-    code, log_file = demo_run.run_monitor(FAULTY_DAY, env, home / "logs")
-    assert code == 0, log_file.read_text()[-3000:]
+    rerun = demo_run.run_monitor(FAULTY_DAY, env, home / "logs")
+    assert rerun.critical, rerun.describe() + rerun.log_file.read_text()[-3000:]
     assert len(store.metrics("demo_fraud")) == before
     assert len([r for r in store.runs("demo_fraud")]) == 2
     assert len([a for a in read_alerts(home / "alerts.jsonl") if "window" in a]) == 1
@@ -125,7 +159,6 @@ PERF_DAY = date(2026, 10, 27)
 def test_performance_dag_detects_the_fall_and_retrains_once_per_cooldown(
     demo_home: tuple[Path, dict[str, str]],
 ) -> None:
-    from watchkeeper.demo import run as demo_run
     from watchkeeper.store import MetricStore
 
     home, env = demo_home
@@ -138,8 +171,15 @@ def test_performance_dag_detects_the_fall_and_retrains_once_per_cooldown(
     store = MetricStore(f"sqlite:///{home / 'watchkeeper.db'}")
     assert store.retrain_triggers("demo_fraud") == []  # scoring history never triggers by itself
 
-    code, log_file = demo_run.run_performance(PERF_DAY, env, home / "logs")
-    assert code == 0, log_file.read_text()[-5000:]
+    run = demo_run.run_performance(PERF_DAY, env, home / "logs")
+    # recall is critical: the run fails in `health` alone, after the retraining was triggered beside it
+    assert run.critical, run.describe() + run.log_file.read_text()[-5000:]
+    assert run.states == {
+        "score": "success",
+        "decide_retraining": "success",
+        "trigger_retraining": "success",
+        "health": "failed",
+    }
     rows = {r.metric: r for r in store.metrics("demo_fraud", window=window(PERF_DAY), check="performance")}
     assert rows["recall"].status.name == "CRITICAL" and rows["recall"].details["baseline_kind"] == "reference"
     assert rows["recall_trend"].status.name == "WARNING"
@@ -152,19 +192,16 @@ def test_performance_dag_detects_the_fall_and_retrains_once_per_cooldown(
     demo_run.airflow(["dags", "list-runs", "retrain__demo_fraud", "-o", "json"], env, listing)
     assert listing.read_text().count('"dag_id": "retrain__demo_fraud"') == 1  # queued by TriggerDagRunOperator
 
-    code, log_file = demo_run.run_performance(date(2026, 10, 28), env, home / "logs")  # still degraded
-    assert code == 0, log_file.read_text()[-5000:]
+    run = demo_run.run_performance(date(2026, 10, 28), env, home / "logs")  # still degraded
+    assert run.critical, run.describe() + run.log_file.read_text()[-5000:]
+    assert run.states["trigger_retraining"] == "skipped"  # short-circuited by the cooldown; `health` unaffected
     assert len(store.retrain_triggers("demo_fraud")) == 1  # within the 7-day cooldown: no second trigger
-    assert "cooldown: retraining was triggered at" in log_file.read_text()
+    assert "cooldown: retraining was triggered at" in run.log_file.read_text()
     demo_run.airflow(["dags", "list-runs", "retrain__demo_fraud", "-o", "json"], env, listing)
     assert listing.read_text().count('"dag_id": "retrain__demo_fraud"') == 1
 
 
 def test_label_pipeline_signals_arrival_through_the_asset(demo_home: tuple[Path, dict[str, str]]) -> None:
-    import sqlite3
-
-    from watchkeeper.demo import run as demo_run
-
     home, env = demo_home
     log_file = home / "logs" / "labels.log"
     assert demo_run.airflow(["dags", "test", "labels__demo_fraud"], env, log_file) == 0, log_file.read_text()[-3000:]
