@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from benchkit import measure_ok, model_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = "2026-10-01"
@@ -37,6 +37,7 @@ CHUNK = 1_000_000
 MEMORY_SPREAD = 0.25
 MEMORY_MAX_GB = 1.5
 TIME_TARGET = 2.0
+OK = (0, 3)  # exit codes of a run that worked (3: findings)
 
 
 def _table(n: int, offset: int, args: argparse.Namespace, seed: int, *, day: str, hours: float = 24.0) -> Any:
@@ -84,43 +85,15 @@ def write_parquet(path: Path, rows: int, args: argparse.Namespace, seed: int, *,
 def write_project(work: Path, args: argparse.Namespace) -> Path:
     features = {f"num_{i:02d}": "numerical" for i in range(args.numerical)}
     features.update({f"cat_{i:02d}": "categorical" for i in range(args.categorical)})
-    config = {
-        "name": "bench",
-        "owner": "bench",
-        "task": "binary_classification",
-        "predictions": {
-            "source": {"kind": "parquet", "path": str(work / "log" / "*.parquet")},
-            "timestamp": "ts",
-            "id": "pid",
-            "features": features,
-            "prediction": "pred",
-            "score": "score",
-            "latency": "latency",
-            "status": "status",
-        },
-        "reference": {"source": {"kind": "parquet", "path": str(work / "reference.parquet")}},
-        "quality": {"volume": {"expected_rows_per_day": 1}},
-    }
+    log, reference = str(work / "log" / "*.parquet"), str(work / "reference.parquet")
+    config = model_config(log, reference, features, latency="latency", status="status")
+    config["quality"] = {"volume": {"expected_rows_per_day": 1}}
     models = work / "project" / "dags" / "models"
     models.mkdir(parents=True, exist_ok=True)
     (work / "project" / "expectations").mkdir(exist_ok=True)
     path = models / "bench.yaml"
     path.write_text(json.dumps(config))  # JSON is YAML
     return path
-
-
-def run_measured(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
-    """Run ``cmd``; its wall time, CPU time (user + system) and peak RSS (MB), from ``wait4``."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    out = proc.stdout.read().decode() if proc.stdout else ""
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 3):  # 3: findings
-        raise RuntimeError(f"{' '.join(cmd)} exited {code}:\n{out[-2000:]}\n{err[-3000:]}")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024, "out": out}  # type: ignore[dict-item]
 
 
 def bare_pass(path: str, grids: str) -> None:
@@ -187,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         write_parquet(work / "reference.parquet", args.reference_rows, args, 1, day="2026-09-01", hours=24 * 30)
         write_project(work, args)
         reference_grids(work / "reference.parquet", work / "grids.npz")
-        run_measured([*exe, "baseline", "bench"], env)
+        measure_ok([*exe, "baseline", "bench"], env, ok=OK)
         for rows in args.rows:
             (work / "log").mkdir(exist_ok=True)
             for old in (work / "log").glob("*.parquet"):
@@ -197,8 +170,8 @@ def main(argv: list[str] | None = None) -> int:
             write_parquet(path, rows, args, 1000 + rows, day=DAY)
             generated = time.perf_counter() - start
             size = path.stat().st_size / 1e6
-            check = run_measured([*exe, "check", "bench", "--start", DAY, "--end", "2026-10-02", "--dry-run"], env)
-            bare = run_measured([sys.executable, __file__, "--bare", str(path), str(work / "grids.npz")], env)
+            check = measure_ok([*exe, "check", "bench", "--start", DAY, "--end", "2026-10-02", "--dry-run"], env, ok=OK)
+            bare = measure_ok([sys.executable, __file__, "--bare", str(path), str(work / "grids.npz")], env, ok=OK)
             rows_out.append((rows, size, generated, check, bare))
             print(
                 f"{rows:>11,} rows ({size:,.0f} MB parquet, generated in {generated:.0f} s): "

@@ -31,10 +31,10 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
+from benchkit import feature_columns, model_config
 
 from watchkeeper.drift import analyze_features, available_tests, profile_categorical, profile_numerical
 
@@ -43,25 +43,9 @@ MEMORY_TARGET = 2.0  # x the window DataFrame's size
 
 
 def make_frame(rows: int, numerical: int, categorical: int, categories: int, seed: int, *, drift: bool) -> pd.DataFrame:
-    """A seeded frame; with ``drift`` a few columns are shifted and one gets an unseen category."""
-    rng = np.random.default_rng(seed)
-    columns: dict[str, Any] = {}
-    for i in range(numerical):
-        loc, scale = float(i % 7), 1.0 + (i % 5)
-        if drift and i % 10 == 0:
-            loc += 0.5 * scale
-        columns[f"num_{i:02d}"] = rng.normal(loc, scale, size=rows)
-    weights = 1.0 / np.arange(1, categories + 1)  # Zipf-like category shares
-    labels = np.array([f"category_{j:02d}" for j in range(categories + 1)], dtype=object)
-    for i in range(categorical):
-        shares = weights.copy()
-        if drift and i == 0:
-            shares = shares[::-1].copy()
-        codes = rng.choice(categories, size=rows, p=shares / shares.sum())
-        if drift and i == 1:
-            codes[rng.random(rows) < 0.02] = categories  # a category the reference never saw
-        columns[f"cat_{i:02d}"] = pd.array(labels[codes], dtype="str")
-    return pd.DataFrame(columns)
+    """A seeded frame (:func:`benchkit.feature_columns`, categories as strings); ``drift`` shifts a few columns."""
+    columns = feature_columns(np.random.default_rng(seed), rows, numerical, categorical, categories, drift=drift)
+    return pd.DataFrame({k: pd.array(v, dtype="str") if k.startswith("cat_") else v for k, v in columns.items()})
 
 
 def bare_reference(df: pd.DataFrame, numerical: list[str], categorical: list[str], n_bins: int = 10) -> None:
@@ -101,21 +85,8 @@ def write_model(work: Path, reference: pd.DataFrame, window: pd.DataFrame, featu
     (work / "log").mkdir(parents=True)
     log.to_parquet(work / "log" / "day.parquet", row_group_size=262_144)
     ref.to_parquet(work / "reference.parquet")
-    config = {
-        "name": "bench",
-        "owner": "bench",
-        "task": "binary_classification",
-        "predictions": {
-            "source": {"kind": "parquet", "path": str(work / "log" / "*.parquet")},
-            "timestamp": "ts",
-            "id": "pid",
-            "features": features,
-            "prediction": "pred",
-            "score": "score",
-        },
-        "reference": {"source": {"kind": "parquet", "path": str(work / "reference.parquet")}},
-        "quality": {"volume": {"expected_rows_per_day": rows}},
-    }
+    config = model_config(str(work / "log" / "*.parquet"), str(work / "reference.parquet"), features)
+    config["quality"] = {"volume": {"expected_rows_per_day": rows}}
     (work / "models").mkdir()
     path = work / "models" / "bench.yaml"
     path.write_text(json.dumps(config))

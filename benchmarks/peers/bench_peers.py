@@ -21,10 +21,8 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,8 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(HERE.parent))  # benchmarks/: the shared benchkit module
+from benchkit import feature_columns, measure, model_config  # noqa: E402
 
 BARE = """
 import sys, numpy as np, pyarrow.parquet as pq, pyarrow.compute as pc
@@ -49,22 +49,9 @@ for name in win.column_names:
 
 
 def make_frame(rows: int, numerical: int, categorical: int, seed: int, *, drift: bool) -> pd.DataFrame:
-    """Seeded features plus the columns a prediction log has; with ``drift`` a few columns shift."""
+    """Seeded features (:func:`benchkit.feature_columns`) plus the columns a prediction log has."""
     rng = np.random.default_rng(seed)
-    cols: dict[str, Any] = {}
-    for i in range(numerical):
-        loc, scale = float(i % 7), 1.0 + (i % 5)
-        if drift and i % 10 == 0:
-            loc += 0.5 * scale
-        cols[f"num_{i:02d}"] = rng.normal(loc, scale, size=rows)
-    labels = np.array([f"category_{j:02d}" for j in range(21)], dtype=object)
-    weights = 1.0 / np.arange(1, 21)
-    for i in range(categorical):
-        shares = weights[::-1].copy() if drift and i == 0 else weights
-        codes = rng.choice(20, size=rows, p=shares / shares.sum())
-        if drift and i == 1:
-            codes[rng.random(rows) < 0.02] = 20
-        cols[f"cat_{i:02d}"] = labels[codes]
+    cols: dict[str, Any] = feature_columns(rng, rows, numerical, categorical, drift=drift)
     start = pd.Timestamp("2026-10-05", tz="UTC")
     cols["ts"] = start + pd.to_timedelta(np.sort(rng.random(rows)) * 86_400, unit="s")
     cols["id"] = np.arange(rows, dtype="int64") + (0 if drift else 10**9)
@@ -74,45 +61,12 @@ def make_frame(rows: int, numerical: int, categorical: int, seed: int, *, drift:
     return pd.DataFrame(cols)
 
 
-CONFIG = """name: bench
-owner: bench
-schedule: "@daily"
-start_date: 2026-10-01
-task: binary_classification
-predictions:
-  source: {{kind: parquet, path: "{window}"}}
-  timestamp: ts
-  id: id
-  prediction: pred
-  score: score
-  features:
-{features}
-reference:
-  source: {{kind: parquet, path: "{reference}"}}
-service: {{}}
-"""
-
-
-def run(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run ``cmd``; wall time, CPU time and peak RSS of the process (from wait4), and its stdout."""
-    # Output goes to files, not pipes: a child that prints more than a pipe holds would block before wait4 returns.
-    with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out_file, stderr=err_file, env=env, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        out_file.seek(0)
-        err_file.seek(0)
-        out, err = out_file.read(), err_file.read()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return {
-        "wall_s": wall,
-        "cpu_s": usage.ru_utime + usage.ru_stime,
-        "peak_mb": usage.ru_maxrss / 1024,
-        "rc": proc.returncode,
-        "stdout": out,
-        "stderr": err[-2000:],
-    }
+def write_config(models: Path, window: Path, reference: Path, features: list[str]) -> None:
+    """The benchmark model's config (daily, every family on, no performance section) in ``models/``."""
+    kinds = {f: "numerical" if f.startswith("num_") else "categorical" for f in features}
+    config = model_config(str(window), str(reference), kinds, id_column="id")
+    config.update({"schedule": "@daily", "start_date": "2026-10-01", "service": {}})
+    (models / "bench.yaml").write_text(json.dumps(config, indent=1))  # JSON is YAML
 
 
 def main() -> int:
@@ -132,16 +86,15 @@ def main() -> int:
         features = [f"num_{i:02d}" for i in range(args.numerical)] + [f"cat_{i:02d}" for i in range(args.categorical)]
         models = tmp / "models"
         models.mkdir()
-        lines = "\n".join(f"    {f}: {'numerical' if f.startswith('num_') else 'categorical'}" for f in features)
-        (models / "bench.yaml").write_text(CONFIG.format(window=window, reference=reference, features=lines))
+        write_config(models, window, reference, features)
         env = {**os.environ, "WATCHKEEPER_HOME": str(tmp / "home"), "WATCHKEEPER_CONFIG_DIR": str(models)}
         wk = str(BIN / "watchkeeper")
         rows: list[tuple[str, dict[str, Any]]] = []
-        rows.append(("bare pyarrow+numpy pass", run([sys.executable, "-c", BARE, str(reference), str(window)])))
-        rows.append(("watchkeeper baseline", run([wk, "baseline", "bench", "--config-dir", str(models)], env)))
+        rows.append(("bare pyarrow+numpy pass", measure([sys.executable, "-c", BARE, str(reference), str(window)])))
+        rows.append(("watchkeeper baseline", measure([wk, "baseline", "bench", "--config-dir", str(models)], env)))
         check = [wk, "check", "bench", "--config-dir", str(models), "--dry-run", "--json"]
         check += ["--start", "2026-10-05T00:00:00", "--end", "2026-10-06T00:00:00"]
-        rows.append(("watchkeeper check (one window)", run(check, env)))
+        rows.append(("watchkeeper check (one window)", measure(check, env)))
         for name, script in (("nannyml", "run_nannyml.py"), ("evidently", "run_evidently.py")):
             python = peers / name / "bin" / "python"
             if name in args.skip:
@@ -150,21 +103,21 @@ def main() -> int:
                 hint = "run benchmarks/peers/build.sh"
                 print(f"{name}: no virtualenv at {python.parent.parent} -- {hint}", file=sys.stderr)
                 continue
-            rows.append((name, run([str(python), str(HERE / script), str(reference), str(window)])))
+            rows.append((name, measure([str(python), str(HERE / script), str(reference), str(window)])))
     print(
         f"peers on {args.rows:,} rows x {len(features)} features ({platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores)"
     )
     print(f"{'':34s} {'wall s':>8s} {'CPU s':>8s} {'peak MB':>9s}  notes")
     for label, r in rows:
-        note = "" if r["rc"] == 0 else f"FAILED rc={r['rc']}: {r['stderr'].strip().splitlines()[-1:]}"
-        if r["rc"] == 0 and r["stdout"].strip().startswith("{") and label in {"nannyml", "evidently"}:
-            note = r["stdout"].strip().splitlines()[-1]
+        note = "" if r["rc"] == 0 else f"FAILED rc={r['rc']}: {r['err'].strip().splitlines()[-1:]}"
+        if r["rc"] == 0 and r["out"].strip().startswith("{") and label in {"nannyml", "evidently"}:
+            note = r["out"].strip().splitlines()[-1]
         if label.startswith("watchkeeper check") and r["rc"] == 0:
-            results = [json.loads(line) for line in r["stdout"].splitlines() if line.startswith("{")]
+            results = [json.loads(line) for line in r["out"].splitlines() if line.startswith("{")]
             drift = [x for x in results if x["check"] == "drift" and x["status"] in {"warning", "critical"}]
             note = f"{len(results)} results, {len(drift)} drifted features"
-        print(f"{label:34s} {r['wall_s']:8.1f} {r['cpu_s']:8.1f} {r['peak_mb']:9.0f}  {note}")
+        print(f"{label:34s} {r['wall']:8.1f} {r['cpu']:8.1f} {r['rss_mb']:9.0f}  {note}")
     failed = [label for label, r in rows if r["rc"] not in (0, 3)]
     return 1 if failed else 0
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
-from watchkeeper.config import parse_config
 from watchkeeper.exceptions import DataError, SourceError, UnknownNameError
 from watchkeeper.results import Window
 from watchkeeper.sources import read_reference, read_window, reader_for, reference_fingerprint, to_utc
+
+from .helpers import config
 
 WINDOW = Window(datetime(2026, 10, 2, tzinfo=UTC), datetime(2026, 10, 3, tzinfo=UTC))
 
@@ -30,27 +30,6 @@ def frame(naive: bool = False) -> pd.DataFrame:
             "extra": 1,
         }
     )
-
-
-def config(tmp_path: Path, source: dict, **predictions: object):
-    data = {
-        "name": "m",
-        "owner": "o",
-        "task": "binary_classification",
-        "predictions": {
-            "source": source,
-            "timestamp": "ts",
-            "id": "id",
-            "features": {"amount": "numerical", "country": "categorical"},
-            "prediction": "label",
-            "score": "score",
-            **predictions,
-        },
-        "reference": {"source": source},
-    }
-    path = tmp_path / "m.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return parse_config(path, path.read_text())
 
 
 def test_parquet_glob_window_is_half_open_and_utc(tmp_path: Path) -> None:
