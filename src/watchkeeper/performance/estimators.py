@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
@@ -47,13 +47,29 @@ CHECK = "prediction"
 SKIPPED_METRIC = "estimated_performance"
 
 
+class Accumulator(Protocol):
+    """The running state of an estimator: what :class:`Estimator` delegates ``merge``, ``estimates`` and ``n`` to."""
+
+    n: int
+
+    def merge(self, other: Any) -> None:
+        """Add another accumulator of the same kind."""
+
+    def estimates(self) -> dict[str, float | None]:
+        """``estimated_<metric>`` values."""
+        raise NotImplementedError
+
+
 class Estimator:
-    """Base of the estimators: class attributes, :meth:`fit` (reference -> payload) and a running state."""
+    """Base of the estimators: class attributes, :meth:`fit` (reference -> payload) and a running state
+    (``acc``, set by the subclass) that ``merge``, ``estimates`` and ``n`` delegate to."""
 
     #: Stored as ``kind`` in the payload.
     kind: ClassVar[str]
     #: The task it estimates.
     task: ClassVar[TaskType]
+    #: The running state.
+    acc: Accumulator
 
     def __init__(self, config: LoadedConfig, payload: Mapping[str, Any]) -> None:
         self.config = config
@@ -75,7 +91,8 @@ class Estimator:
 
     def merge(self, other: Estimator) -> None:
         """Add the state of another estimator of the same window and baseline."""
-        raise NotImplementedError
+        assert isinstance(other, type(self))
+        self.acc.merge(other.acc)
 
     def fresh(self) -> Estimator:
         """An estimator with the same fitted model and an empty state (cheap: nothing is re-read)."""
@@ -88,12 +105,12 @@ class Estimator:
 
     def estimates(self) -> dict[str, float | None]:
         """``estimated_<metric>`` values (None when undefined)."""
-        raise NotImplementedError
+        return self.acc.estimates()
 
     @property
     def n(self) -> int:
         """Rows estimated so far."""
-        raise NotImplementedError
+        return self.acc.n
 
     def state(self) -> dict[str, Any]:
         """The running sums as plain JSON."""
@@ -132,6 +149,7 @@ class BinaryEstimator(Estimator):
 
     kind = "binary"
     task = TaskType.BINARY_CLASSIFICATION
+    acc: BinaryAccumulator
 
     def __init__(self, config: LoadedConfig, payload: Mapping[str, Any]) -> None:
         super().__init__(config, payload)
@@ -169,20 +187,9 @@ class BinaryEstimator(Estimator):
         preds = batch[log_cfg.prediction] if log_cfg.prediction in batch.columns else None
         self.acc.update(batch[log_cfg.score], preds)
 
-    def merge(self, other: Estimator) -> None:
-        assert isinstance(other, BinaryEstimator)
-        self.acc.merge(other.acc)
-
     def _reset(self) -> None:
         a = self.acc
         self.acc = BinaryAccumulator(a.calibrator, a.edges, positive_label=a.positive_label, threshold=a.threshold)
-
-    def estimates(self) -> dict[str, float | None]:
-        return self.acc.estimates()
-
-    @property
-    def n(self) -> int:
-        return self.acc.n
 
     def state(self) -> dict[str, Any]:
         a = self.acc
@@ -211,6 +218,7 @@ class MulticlassEstimator(Estimator):
 
     kind = "multiclass"
     task = TaskType.MULTICLASS_CLASSIFICATION
+    acc: MulticlassAccumulator
 
     def __init__(self, config: LoadedConfig, payload: Mapping[str, Any]) -> None:
         super().__init__(config, payload)
@@ -249,19 +257,8 @@ class MulticlassEstimator(Estimator):
         preds = batch[prediction] if prediction in batch.columns else None
         self.acc.update(probabilities(batch, columns), preds)
 
-    def merge(self, other: Estimator) -> None:
-        assert isinstance(other, MulticlassEstimator)
-        self.acc.merge(other.acc)
-
     def _reset(self) -> None:
         self.acc = MulticlassAccumulator(self.calibrator)
-
-    def estimates(self) -> dict[str, float | None]:
-        return self.acc.estimates()
-
-    @property
-    def n(self) -> int:
-        return self.acc.n
 
     def notes(self) -> list[str]:
         return [*super().notes(), *self.acc.notes()]
@@ -291,6 +288,7 @@ class RegressionEstimator(Estimator):
 
     kind = "regression"
     task = TaskType.REGRESSION
+    acc: RegressionAccumulator
 
     def __init__(self, config: LoadedConfig, payload: Mapping[str, Any]) -> None:
         super().__init__(config, payload)
@@ -319,19 +317,8 @@ class RegressionEstimator(Estimator):
         if self.model.columns[-1] in batch.columns:
             self.acc.update(batch)
 
-    def merge(self, other: Estimator) -> None:
-        assert isinstance(other, RegressionEstimator)
-        self.acc.merge(other.acc)
-
     def _reset(self) -> None:
         self.acc = RegressionAccumulator(self.model)
-
-    def estimates(self) -> dict[str, float | None]:
-        return self.acc.estimates()
-
-    @property
-    def n(self) -> int:
-        return self.acc.n
 
     def state(self) -> dict[str, Any]:
         return {"n": self.acc.n, "sum_absolute": self.acc.sum_absolute, "sum_squared": self.acc.sum_squared}

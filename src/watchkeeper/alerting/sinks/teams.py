@@ -19,18 +19,7 @@ from pydantic import Field
 
 from watchkeeper.alerting.messages import MAX_ALERTS_SHOWN, numbers_line, sort_entries, title_of
 from watchkeeper.alerting.sinks import http
-from watchkeeper.alerting.sinks.base import (
-    ConnectionOrEnvConfig,
-    Delivered,
-    DeliveryFailure,
-    SendContext,
-    Sink,
-    extra_of,
-    require_connection,
-    require_env,
-    timeout_of,
-)
-from watchkeeper.exceptions import AlertDeliveryError
+from watchkeeper.alerting.sinks.base import ConnectionOrEnvConfig, Delivered, SendContext
 
 if TYPE_CHECKING:
     from watchkeeper.alerting.notice import AlertEntry, Notice
@@ -133,64 +122,17 @@ class TeamsConfig(ConnectionOrEnvConfig):
     )
 
 
-def url_from_connection(conn: Any) -> str | None:
-    """A webhook URL kept in a connection: the password, or host + password as the path."""
-    secret = str(conn.password or "").strip()
-    if secret.startswith(("http://", "https://")):
-        return secret
-    host = str(conn.host or "").strip().rstrip("/")
-    if host:
-        base = host if host.startswith(("http://", "https://")) else f"https://{host}"
-        return f"{base}/{secret.lstrip('/')}" if secret else base
-    return None
-
-
-class TeamsSink(Sink):
+class TeamsSink(http.UrlSink):
     """Microsoft Teams webhook: one Adaptive Card per notification."""
 
     kind = "teams"
     config = TeamsConfig
-
-    def __init__(self, url: str, *, source: str, timeout: float) -> None:
-        self._url = url
-        self.source = source
-        self.timeout = timeout
-
-    @classmethod
-    def from_config(cls, config: Any, *, model: str, default_channel: str | None) -> TeamsSink:
-        """The URL from the connection or the variable."""
-        if config.conn_id:
-            conn = require_connection(config.conn_id, model, "alerts.sinks[teams].conn_id", "password: the webhook URL")
-            url = url_from_connection(conn)
-            if not url:
-                raise AlertDeliveryError(
-                    f"Airflow connection {config.conn_id!r} holds no webhook URL -- put the Teams webhook URL in "
-                    "its password"
-                )
-            return cls(url, source=f"Airflow connection {config.conn_id!r}", timeout=timeout_of(extra_of(conn)))
-        url = require_env(config.url_env, model, "alerts.sinks[teams].url_env", "the Teams webhook URL")
-        return cls(url, source=f"${config.url_env}", timeout=timeout_of({}))
-
-    def secrets(self) -> list[str]:
-        path = self._url.split("://", 1)[-1].partition("/")[2]
-        return [self._url, path]
+    service = "the Teams webhook"
+    url_what = "the Teams webhook URL"
+    refused_fix = (
+        "the webhook was deleted or its URL is wrong: create a new one and put its URL in the {source}; the "
+        "notification stays in the outbox"
+    )
 
     def send(self, notice: Notice, ctx: SendContext) -> Delivered:
-        body = json.dumps(card(notice)).encode()
-        answer = http.post_json(
-            self._url,
-            body,
-            headers={},
-            timeout=self.timeout,
-            target=f"the Teams webhook ({self.source})",
-            redact=self.redact,
-        )
-        if answer.status >= 400:
-            raise DeliveryFailure(
-                f"the Teams webhook from the {self.source} answered HTTP {answer.status} "
-                f"({self.redact(answer.body.strip()[:200])}) -- the webhook was deleted or its URL is wrong: create a "
-                f"new one and put its URL in the {self.source}; the notification stays in the outbox",
-                kind="refused",
-                stop=True,
-            )
-        return Delivered(ts=None, channel=None)
+        return self.post(json.dumps(card(notice)).encode(), headers={})

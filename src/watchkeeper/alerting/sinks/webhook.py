@@ -26,18 +26,7 @@ from pydantic import Field
 
 from watchkeeper.alerting.messages import render_plain
 from watchkeeper.alerting.sinks import http
-from watchkeeper.alerting.sinks.base import (
-    ConnectionOrEnvConfig,
-    Delivered,
-    DeliveryFailure,
-    SendContext,
-    Sink,
-    extra_of,
-    require_connection,
-    require_env,
-    timeout_of,
-)
-from watchkeeper.alerting.sinks.teams import url_from_connection
+from watchkeeper.alerting.sinks.base import ConnectionOrEnvConfig, Delivered, SendContext, require_env, timeout_of
 from watchkeeper.exceptions import AlertDeliveryError
 
 if TYPE_CHECKING:
@@ -83,35 +72,27 @@ class WebhookConfig(ConnectionOrEnvConfig):
         return super().env_vars() + ([("secret_env", self.secret_env)] if self.secret_env else [])
 
 
-class WebhookSink(Sink):
+class WebhookSink(http.UrlSink):
     """A generic JSON webhook with an HMAC-SHA256 signature header."""
 
     kind = "webhook"
     config = WebhookConfig
+    service = "the webhook"
+    url_what = "the webhook URL"
+    refused_fix = (
+        "check the URL and the signing secret; the notification stays in the outbox and is reported until it is "
+        "sent or expires"
+    )
 
     def __init__(self, url: str, *, secret: str, source: str, timeout: float) -> None:
-        self._url = url
+        super().__init__(url, source=source, timeout=timeout)
         self._secret = secret
-        self.source = source
-        self.timeout = timeout
 
     @classmethod
     def from_config(cls, config: Any, *, model: str, default_channel: str | None) -> WebhookSink:
         """URL and secret from the connection or the variables; a secret is required."""
-        secret = ""
-        if config.conn_id:
-            conn = require_connection(config.conn_id, model, "alerts.sinks[webhook].conn_id", "password: the URL")
-            url = url_from_connection(conn)
-            extra = extra_of(conn)
-            secret = str(extra.get("secret") or "")
-            timeout = timeout_of(extra)
-            source = f"Airflow connection {config.conn_id!r}"
-        else:
-            url = require_env(config.url_env, model, "alerts.sinks[webhook].url_env", "the webhook URL")
-            timeout = timeout_of({})
-            source = f"${config.url_env}"
-        if not url:
-            raise AlertDeliveryError(f"the {source} holds no URL -- put the webhook URL in its password")
+        url, source, extra = cls.url_of(config, model)
+        secret = str(extra.get("secret") or "")
         if config.secret_env:
             secret = require_env(config.secret_env, model, "alerts.sinks[webhook].secret_env", "the signing secret")
         if not secret:
@@ -119,11 +100,10 @@ class WebhookSink(Sink):
                 f"model {model}: the webhook sink has no signing secret -- set secret_env in the YAML (an "
                 "environment variable holding it) or the extra 'secret' of the Airflow connection"
             )
-        return cls(url, secret=secret, source=source, timeout=timeout)
+        return cls(url, secret=secret, source=source, timeout=timeout_of(extra))
 
     def secrets(self) -> list[str]:
-        path = self._url.split("://", 1)[-1].partition("/")[2]
-        return [self._url, path, self._secret]
+        return [*super().secrets(), self._secret]
 
     def body(self, notice: Notice, ctx: SendContext) -> bytes:
         """The JSON body."""
@@ -139,20 +119,4 @@ class WebhookSink(Sink):
             "X-Watchkeeper-Event": notice.kind,
             "Idempotency-Key": ctx.key,
         }
-        answer = http.post_json(
-            self._url,
-            body,
-            headers=headers,
-            timeout=self.timeout,
-            target=f"the webhook ({self.source})",
-            redact=self.redact,
-        )
-        if answer.status >= 400:
-            raise DeliveryFailure(
-                f"the webhook from the {self.source} answered HTTP {answer.status} "
-                f"({self.redact(answer.body.strip()[:200])}) -- check the URL and the signing secret; the "
-                "notification stays in the outbox and is reported until it is sent or expires",
-                kind="refused",
-                stop=True,
-            )
-        return Delivered(ts=None, channel=None)
+        return self.post(body, headers)
