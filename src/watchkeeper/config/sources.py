@@ -111,6 +111,13 @@ class SqlSource(_Model):
     )
     conn_id: str | None = Field(default=None, description="Airflow connection id (alternative to url).")
     query: str = Field(description="SELECT statement; for windowed sources filter with :start and :end.")
+    pushdown: bool = Field(
+        default=True,
+        description="Profile a window of the prediction log inside the database: one aggregation query returns "
+        "the bucket, category and null counts (O(bins) rows), only the columns of row-level parts (performance "
+        "estimator, multivariate detector, latency) stream. false: stream every wanted column. See "
+        "docs/sources.md (Pushdown into the warehouse).",
+    )
 
     @field_validator("url")
     @classmethod

@@ -1,6 +1,9 @@
 """The one pass over a window: read it batch by batch, fold every batch into the window profile and
 feed it to the GX suite runner. Nothing holds more than one batch of rows (plus what the GX runner
-keeps for the expectations that need it, see ``watchkeeper.gx_runner``)."""
+keeps for the expectations that need it, see ``watchkeeper.gx_runner``).
+
+A ``kind: sql`` log with ``pushdown`` on (the default) is profiled inside the database instead
+(:mod:`watchkeeper.profile.pushdown`), its GX suite run there too (:mod:`watchkeeper.gx_sql`)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from watchkeeper.profile.pushdown import profile_in_database, pushdown_enabled
 from watchkeeper.profile.window import ProfileSpec, WindowProfile
 
 if TYPE_CHECKING:
@@ -100,6 +104,14 @@ def build_profile(
     started = time.perf_counter()
     spec = ProfileSpec.from_config(config, baseline, baseline_hash)
     profile = WindowProfile.empty(spec)
+    declined: dict[str, Any] = {}
+    if pushdown_enabled(config):
+        record = profile_in_database(config, window, profile, spec.columns(), batch_rows)
+        if record.get("pushdown"):
+            return _finish_pushed(config, window, baseline, profile, record=record, started=started, run_gx=run_gx)
+        declined = record
+        log.info("model=%s: window profiled by streaming, not in the database: %s", config.model.name,
+                 record.get("pushdown_reason"))  # fmt: skip
     runner = gx_runner(config, baseline, None) if run_gx else None
     wanted = spec.columns()
     keep = getattr(runner, "_keep", []) if runner is not None else []
@@ -112,7 +124,7 @@ def build_profile(
             profile.add_batch(batch)
             if runner is not None:
                 runner.add_batch(batch)
-        profile.scan = _scan_record(scan)
+        profile.scan = {**_scan_record(scan), **declined}
         if runner is not None:
             profile.gx = [r.as_dict() for r in runner.results()]
     finally:
@@ -126,6 +138,36 @@ def build_profile(
         window.end.isoformat(),
         profile.rows,
         batches,
+        profile.scan["seconds"],
+    )
+    return profile
+
+
+def _finish_pushed(
+    config: LoadedConfig,
+    window: Window,
+    baseline: Mapping[str, Any],
+    profile: WindowProfile,
+    *,
+    record: dict[str, Any],
+    started: float,
+    run_gx: bool,
+) -> WindowProfile:
+    """Finish a profile the database computed: the suite runs in the database too (nothing is streamed)."""
+    profile.scan = record
+    profile.scan.setdefault("batches", 0)
+    if run_gx and config.model.quality.suite is not None:
+        from watchkeeper.gx_sql import run_suite_in_database
+
+        profile.gx = [r.as_dict() for r in run_suite_in_database(config, window, dict(baseline))]
+    profile.finish()
+    profile.scan["seconds"] = round(time.perf_counter() - started, 3)
+    log.info(
+        "model=%s window=%s..%s: profiled %d rows inside the database (%.1f s)",
+        config.model.name,
+        window.start.isoformat(),
+        window.end.isoformat(),
+        profile.rows,
         profile.scan["seconds"],
     )
     return profile
