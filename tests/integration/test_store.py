@@ -31,7 +31,17 @@ from watchkeeper.store import AlertingPlan, AlertStateRow, MetricStore, Notifica
 from watchkeeper.store.schema import VERSION_TABLE, Base
 
 PG_ADMIN_URL = os.environ.get("WATCHKEEPER_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-TABLES = {"runs", "metrics", "baselines", "alerts", "alert_state", "outbox", "retrain_triggers", VERSION_TABLE}
+TABLES = {
+    "runs",
+    "metrics",
+    "baselines",
+    "alerts",
+    "alert_state",
+    "outbox",
+    "retrain_triggers",
+    "model_health",
+    VERSION_TABLE,
+}
 
 W1 = Window(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC))
 W2 = Window(datetime(2024, 3, 2, tzinfo=UTC), datetime(2024, 3, 3, tzinfo=UTC))
@@ -143,7 +153,7 @@ def test_migrate_creates_the_tables_on_an_empty_database(db_url: str) -> None:
         assert TABLES <= set(inspect(engine).get_table_names())
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-            assert context.get_current_heads() == ("0005",)
+            assert context.get_current_heads() == ("0006",)
     finally:
         engine.dispose()
         store.close()
@@ -491,9 +501,34 @@ def test_unreachable_server_fails_fast_with_a_masked_url(call: str) -> None:
     message = str(caught.value)
     assert "s3cret" not in message
     assert "postgresql+psycopg://u:***@127.0.0.1:1/x" in message
-    assert "is the database up? check WATCHKEEPER_DATABASE_URL" in message
+    assert message.endswith("-- is the database up? check the url argument of MetricStore")
     assert isinstance(caught.value.__cause__, OperationalError)
     assert "s3cret" not in repr(store)
+
+
+@pytest.mark.parametrize(
+    ("variable", "source"),
+    [
+        (settings.DATABASE_URL_ENV, "$WATCHKEEPER_DATABASE_URL"),
+        ("AIRFLOW_CONN_WATCHKEEPER_STORE", "Airflow connection 'watchkeeper_store'"),
+    ],
+)
+def test_error_hint_names_where_the_url_came_from(variable: str, source: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(variable, "postgres://u:s3cret@127.0.0.1:1/x")
+    store = MetricStore()
+    with pytest.raises(StoreError) as caught:
+        store.metrics("churn")
+    message = str(caught.value)
+    assert "s3cret" not in message
+    # postgres:// was parsed by settings.parse_store_url into the psycopg 3 URL
+    assert message.startswith("metric store postgresql+psycopg://u:***@127.0.0.1:1/x: cannot read metrics")
+    assert message.endswith(f"-- is the database up? check {source}")
+
+
+def test_default_sqlite_store_names_its_source(tmp_path: Path) -> None:
+    store = MetricStore()
+    assert store._hint == "is the database up? check default SQLite file"
+    assert store.masked_url.startswith("sqlite:///")
 
 
 def test_missing_tables_say_to_migrate(db_url: str) -> None:
@@ -502,8 +537,16 @@ def test_missing_tables_say_to_migrate(db_url: str) -> None:
 
 
 def test_unusable_url_is_a_store_error() -> None:
-    with pytest.raises(StoreError, match=r"metric store nosuchdb://u:\*\*\*@h/x: cannot read metrics"):
-        MetricStore("nosuchdb://u:pw@h/x").metrics("churn")
+    """Checked by settings.parse_store_url on first use (building the store stays free)."""
+    store = MetricStore("nosuchdb://u:pw@h/x")
+    with pytest.raises(StoreError) as caught:
+        store.metrics("churn")
+    message = str(caught.value)
+    assert message.startswith(
+        "metric store URL from the url argument of MetricStore names an unknown database dialect 'nosuchdb' "
+        "(nosuchdb://u:***@h/x)"
+    )
+    assert ":pw@" not in message
 
 
 def test_default_url_comes_from_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

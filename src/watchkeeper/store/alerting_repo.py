@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.results import Window
 from watchkeeper.store.common import StoreBase, _copy_row, _in_window, _now, _serialize, _time_filter, to_jsonable
+from watchkeeper.store.health_repo import refresh_health
 from watchkeeper.store.schema import Alert, AlertState, Notification
 from watchkeeper.store.schema_alerting import Delivery
 
@@ -204,7 +205,9 @@ class AlertingRepository(StoreBase):
 
         def work(session: Session) -> int:
             _serialize(session, "alerts", model, window)
-            return _write_window_alerts(session, model, window, wanted, families)
+            count = _write_window_alerts(session, model, window, wanted, families)
+            refresh_health(session, model)
+            return count
 
         return self._transact(f"store alerts of model {model!r}", work)
 
@@ -280,6 +283,7 @@ class AlertingRepository(StoreBase):
             if plan.window is not None:
                 wanted = _normalize_alerts(model, plan.window_alerts)
                 _write_window_alerts(session, model, plan.window, wanted, set(plan.checks))
+            refresh_health(session, model)
             return queued
 
         return self._transact(f"store the alert decisions of model {model!r}", work)

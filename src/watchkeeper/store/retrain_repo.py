@@ -36,7 +36,6 @@ class RetrainRow:
         return Window(self.window_start, self.window_end)
 
 
-
 class RetrainRepository(StoreBase):
     """Retraining triggers (a mixin of :class:`~watchkeeper.store.store.MetricStore`)."""
 
@@ -89,8 +88,6 @@ class RetrainRepository(StoreBase):
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-
-
 
 
 def _retrain_row(r: RetrainTrigger) -> RetrainRow:

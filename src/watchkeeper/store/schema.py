@@ -190,6 +190,43 @@ class RetrainTrigger(Base):
     run_url: Mapped[str | None] = mapped_column(String)
 
 
+class ModelHealth(Base):
+    """What the overview shows of one model, maintained in the transaction that writes its results or alerts.
+
+    One row per model with runs, results or alerts, so every page that lists models reads a table that
+    grows with the number of models, not of windows. ``MetricStore.rebuild_health`` recomputes it from the
+    history (migration 0006 runs it once).
+    """
+
+    __tablename__ = "model_health"
+
+    model: Mapped[str] = mapped_column(String, primary_key=True)
+    #: The latest window (latest end) with a run -- or, for a model without runs, with results.
+    window_start: Mapped[datetime | None]
+    window_end: Mapped[datetime | None]
+    #: Worst status of that window (the run's status when it has one).
+    status: Mapped[str | None] = mapped_column(String(16))
+    #: Airflow run id of the latest run; NULL for a window with results but no run.
+    run_id: Mapped[str | None] = mapped_column(String)
+    n_rows: Mapped[int | None] = mapped_column(Integer)
+    #: The latest window with performance results (labels often arrive later than the latest run's window).
+    perf_window_start: Mapped[datetime | None]
+    perf_window_end: Mapped[datetime | None]
+    #: Alert keys in state ``open`` or ``ongoing``.
+    open_alerts: Mapped[int] = mapped_column(Integer, server_default="0")
+    #: The key metric: a performance metric (recall, accuracy, mae...) or ``drift`` (the worst drift statistic).
+    key_check: Mapped[str | None] = mapped_column(String)
+    key_metric: Mapped[str | None] = mapped_column(String)
+    key_label: Mapped[str | None] = mapped_column(String)
+    key_value: Mapped[float | None] = mapped_column(Float)
+    key_status: Mapped[str | None] = mapped_column(String(16))
+    #: Baseline of the key metric (for drift: its threshold).
+    key_baseline: Mapped[float | None] = mapped_column(Float)
+    #: The key metric's last windows (at most ``SPARK_WINDOWS``), oldest first: ``[[window start ISO, value], ...]``.
+    spark: Mapped[list[Any]]
+    updated_at: Mapped[datetime]
+
+
 # The alerting tables live in their own module; importing them here registers them on Base.metadata.
 from watchkeeper.store.schema_alerting import Alert, AlertState, Notification  # noqa: E402
 
@@ -200,6 +237,7 @@ __all__ = [
     "Base",
     "Baseline",
     "Metric",
+    "ModelHealth",
     "Notification",
     "RetrainTrigger",
     "Run",

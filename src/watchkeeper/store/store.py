@@ -27,9 +27,9 @@ from watchkeeper.exceptions import StoreError
 from watchkeeper.results import CheckResult, Status, Window, worst
 from watchkeeper.store.schema import (
     VERSION_TABLE,
-    Alert,
     Baseline,
     Metric,
+    ModelHealth,
     Run,
     WindowProfileRecord,
 )
@@ -52,7 +52,8 @@ _MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 _PG_MIGRATION_LOCK = 0x574B4D494752
 #: Execution option marking write transactions (SQLite opens them with BEGIN IMMEDIATE).
 _WRITE_OPTION = "watchkeeper_write"
-_HINT = f"is the database up? check {settings.DATABASE_URL_ENV}"
+#: Where an explicit ``MetricStore(url)`` came from, for the hint of its errors.
+_GIVEN_SOURCE = "the url argument of MetricStore"
 _MISSING_TABLE_HINT = "the tables do not exist yet -- call MetricStore.migrate() first"
 _CONFLICT_HINT = "another process wrote the same rows at the same time -- retry"
 
@@ -159,12 +160,14 @@ from watchkeeper.store.common import (  # noqa: E402
     _time_filter,
     to_jsonable,
 )
+from watchkeeper.store.health_repo import HealthRepository, HealthRow, refresh_health  # noqa: E402
 from watchkeeper.store.retrain_repo import RetrainRepository, RetrainRow  # noqa: E402
 
 __all__ = [
     "AlertRow",
     "AlertStateRow",
     "AlertingPlan",
+    "HealthRow",
     "MetricRow",
     "MetricStore",
     "NotificationRow",
@@ -175,15 +178,20 @@ __all__ = [
 ]
 
 
-class MetricStore(AlertingRepository, RetrainRepository):
-    """Read and write Watchkeeper's metric store at ``url`` (default ``settings.database_url()``).
+class MetricStore(AlertingRepository, RetrainRepository, HealthRepository):
+    """Read and write Watchkeeper's metric store at ``url`` (default: ``settings.resolve_store()``).
 
     The engine is created on first use, so building a store is free (safe at DAG parse time). Call
     :meth:`migrate` once per process before anything else; it is cheap when the schema is current.
     """
 
     def __init__(self, url: str | None = None) -> None:
-        self._url = url if url is not None else settings.database_url()
+        if url is None:
+            location = settings.resolve_store()
+            url, self._source = location.url, location.source
+        else:
+            self._source = _GIVEN_SOURCE
+        self._url = url
         self._engine_obj: Engine | None = None
         self._writer_obj: Engine | None = None
         self._lock = threading.Lock()
@@ -214,11 +222,18 @@ class MetricStore(AlertingRepository, RetrainRepository):
                 self._engine_obj.dispose()
             self._engine_obj = self._writer_obj = None
 
+    @property
+    def _hint(self) -> str:
+        """What to check when the database cannot be used: the setting its (masked) URL came from."""
+        return f"is the database up? check {self._source}"
+
     def _engine(self) -> Engine:
         if self._engine_obj is None:
             with self._lock:
                 if self._engine_obj is None:
-                    engine = _create_engine(make_url(self._url))
+                    # checked here, not in __init__: building a store stays free (DAG parse time)
+                    url = settings.parse_store_url(self._url, source=self._source)
+                    engine = _create_engine(make_url(url))
                     self._writer_obj = engine.execution_options(**{_WRITE_OPTION: True})
                     self._engine_obj = engine
         return self._engine_obj
@@ -240,7 +255,9 @@ class MetricStore(AlertingRepository, RetrainRepository):
             reason = reason.replace(password, "***")
         lowered = reason.lower()
         missing_table = "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered)
-        hint = _MISSING_TABLE_HINT if missing_table else _CONFLICT_HINT if isinstance(exc, IntegrityError) else _HINT
+        hint = _MISSING_TABLE_HINT if missing_table else self._hint
+        if isinstance(exc, IntegrityError) and not missing_table:
+            hint = _CONFLICT_HINT
         return StoreError(f"metric store {self.masked_url}: cannot {action}: {reason[:300]} -- {hint}")
 
     @contextmanager
@@ -326,7 +343,7 @@ class MetricStore(AlertingRepository, RetrainRepository):
                     logger.info("schema created concurrently by another process; retrying the migration")
                     attempt += 1
                 except CommandError as exc:
-                    raise StoreError(f"metric store {self.masked_url}: cannot {action}: {exc} -- {_HINT}") from exc
+                    raise StoreError(f"metric store {self.masked_url}: cannot {action}: {exc} -- {self._hint}") from exc
                 finally:
                     config.attributes.pop("connection", None)
         logger.info("metric store %s migrated to %s", self.masked_url, sorted(heads))
@@ -392,6 +409,7 @@ class MetricStore(AlertingRepository, RetrainRepository):
             session.flush()
             if rows:
                 session.execute(insert(Metric), [_metric_values(model, window, r, run.id) for r in rows])
+            refresh_health(session, model)
             return run.id
 
         run_pk = self._transact(f"record window {window.start.isoformat()} of model {model!r}", work)
@@ -435,6 +453,7 @@ class MetricStore(AlertingRepository, RetrainRepository):
             )
             if rows:
                 session.execute(insert(Metric), [_metric_values(model, window, r, None) for r in rows])
+            refresh_health(session, model)
             return len(rows)
 
         count = self._transact(f"record {sorted(families)} results of model {model!r}", work)
@@ -488,8 +507,12 @@ class MetricStore(AlertingRepository, RetrainRepository):
         )
 
     def models(self) -> list[str]:
-        """Names of every model with anything stored, sorted."""
-        stmt = union(select(Run.model), select(Metric.model), select(Baseline.model), select(Alert.model))
+        """Names of every model with anything stored, sorted.
+
+        Reads the health summary (one row per model with runs, results or alerts) and the baselines, never
+        the history tables, so listing models costs the same after years of windows.
+        """
+        stmt = union(select(ModelHealth.model), select(Baseline.model))
         return self._transact("list models", lambda session: sorted(session.scalars(stmt)), write=False)
 
     def latest_window(self, model: str) -> Window | None:

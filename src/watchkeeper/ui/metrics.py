@@ -1,9 +1,9 @@
 """Model health for Prometheus: ``GET /api/metrics`` in the Prometheus text exposition format (0.0.4).
 
 Every series is a gauge labelled by ``model``; only models the viewer may read are exported. What is read:
-the latest run per model (one grouped query), the open alert keys (one grouped query), the results of
-each model's latest window (grouped by window) and of its latest window with performance results, and
-the overview's key metric. Nothing is computed from raw data.
+the store's health summary (latest window, open alert keys, key metric and latest window with performance
+results, one row per model), then the results of those windows (grouped by window). Nothing is computed
+from raw data, and nothing scans the history.
 
 =============================================================  ==============================================
 series                                                          meaning
@@ -143,7 +143,7 @@ def render(ctx: UIContext, access: Access) -> str:
     alerts = queries.open_alert_counts(store)
     keys = queries.key_metrics(store, {m: r.window for m, r in latest.items()})
     monitor_rows = queries.rows_of_windows(store, {m: r.window for m, r in latest.items()})
-    performance_windows = queries.latest_check_windows(store, "performance", known.models)
+    performance_windows = queries.latest_performance_windows(store, known.models)
     performance_rows = queries.rows_of_windows(store, performance_windows, checks=["performance"], model_wide=True)
     for model in known.models:
         config = known.configs.get(model)

@@ -10,23 +10,18 @@ from watchkeeper.ui.context import Known, UIContext
 
 
 def overview_rows(ctx: UIContext, access: Access) -> tuple[list[dict[str, Any]], Known]:
-    """The rows of the overview and ``/api/models`` (JSON-ready), and what the viewer may see."""
-    store = ctx.store
+    """The rows of the overview and ``/api/models`` (JSON-ready), and what the viewer may see.
+
+    Two small queries whatever the history: the model list and the health summary (one row per model).
+    """
     known = ctx.known(access)
-    wanted = set(known.models)
-    latest = {m: r for m, r in queries.latest_runs(store).items() if m in wanted}
-    for model in known.models:
-        if model not in latest:
-            found = queries.latest_result_window(store, model)
-            if found is not None:
-                latest[model] = found
-    alerts = queries.open_alert_counts(store)
-    keys = queries.key_metrics(store, {m: r.window for m, r in latest.items()})
+    health = ctx.store.health(set(known.models))
     rows = []
     for model in known.models:
-        run = latest.get(model)
+        summary = health.get(model)
+        run = None if summary is None else queries.latest_run(summary)
+        key = None if summary is None else queries.key_metric(summary)
         config = known.configs.get(model)
-        key = keys.get(model)
         rows.append(
             {
                 "model": model,
@@ -35,7 +30,7 @@ def overview_rows(ctx: UIContext, access: Access) -> tuple[list[dict[str, Any]],
                 "status": run.status if run else None,
                 "last_window": run.window.as_dict() if run else None,
                 "run_id": run.run_id if run else None,
-                "open_alerts": alerts.get(model, 0),
+                "open_alerts": summary.open_alerts if summary else 0,
                 "key_metric": None
                 if key is None
                 else {

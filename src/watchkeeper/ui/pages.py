@@ -56,7 +56,11 @@ def not_found_page(ctx: UIContext, request: Request, model: str, *, depth: int) 
 
 
 def _trend_chart(
-    rows: Sequence[MetricRow], title: str, *, baseline: float | None = None, higher_is_better: bool | None = None
+    rows: Sequence[queries.Point],
+    title: str,
+    *,
+    baseline: float | None = None,
+    higher_is_better: bool | None = None,
 ) -> Safe:
     points = [(r.window_start, r.value) for r in rows]
     threshold = next((r.threshold for r in reversed(rows) if r.threshold is not None), None)
@@ -89,7 +93,7 @@ def _performance_history(store: MetricStore, model: str, baseline: dict[str, Any
         higher = last.details.get("higher_is_better")
         figures.append(
             _trend_chart(
-                series,
+                [queries.Point(r.window_start, r.value, r.threshold, str(r.status)) for r in series],
                 metric,
                 baseline=float(ref) if isinstance(ref, int | float) else None,
                 higher_is_better=bool(higher) if higher is not None else True,
@@ -107,10 +111,9 @@ def _performance_history(store: MetricStore, model: str, baseline: dict[str, Any
 
 
 def _service_history(store: MetricStore, model: str) -> Safe:
-    rows = store.metrics(model, check="service", subject="")
     figures = []
-    for metric in SERVICE_METRICS:
-        series = [r for r in rows if r.metric == metric]
+    for metric in SERVICE_METRICS:  # one indexed (model, metric, window_start) query each
+        series = queries.series(store, model, "service", metric)
         if series:
             figures.append(_trend_chart(series, metric, higher_is_better=False))
     if not figures:
@@ -124,7 +127,7 @@ def _drift_history(store: MetricStore, model: str, latest: Sequence[MetricRow]) 
         return Safe("")
     figures = [
         _trend_chart(
-            store.metrics(model, check="drift", metric=r.metric, subject=r.subject),
+            queries.series(store, model, "drift", r.metric, r.subject),
             f"{r.subject}: {r.metric}",
             higher_is_better=False,
         )

@@ -1,9 +1,9 @@
 """Read model health from the metric store with a few targeted SQL queries.
 
-The overview must stay fast with hundreds of models and years of windows, so it never loads every
-metric: it reads the latest run per model (one grouped query on ``runs``), the open alert keys per
-model (one grouped query on ``alert_state``) and one short key-metric series per model (the last
-:data:`SPARK_WINDOWS` windows of one metric, through the ``(model, metric, window_start)`` index).
+The overview must stay fast with hundreds of models and years of windows, so it never scans the history:
+the latest window, its status, the open alert keys and the key metric with its sparkline come from the
+store's health summary (``model_health``: one row per model, rewritten by each write of the model's
+results or alerts). Per-model pages read one model's rows through indexed, bounded queries.
 """
 
 from __future__ import annotations
@@ -12,25 +12,22 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from watchkeeper.results import Status, Window
-from watchkeeper.store.schema import Alert, AlertState, Metric, Run
+from watchkeeper.store.health_repo import OPEN_STATES, PERFORMANCE_KEYS, SPARK_WINDOWS, HealthRow
+from watchkeeper.store.schema import Alert, Metric, Run
 
 if TYPE_CHECKING:
     from watchkeeper.store import AlertRow, MetricStore
 
 T = TypeVar("T")
 
-#: Windows shown in an overview sparkline.
-SPARK_WINDOWS = 30
-#: Performance metrics that make a model's key metric, in order of preference.
-PERFORMANCE_KEYS = ("recall", "accuracy", "mae", "rmse", "f1", "macro_f1")
-#: Alert-state values that count as open.
-OPEN_STATES = ("open", "ongoing")
+__all__ = ["OPEN_STATES", "PERFORMANCE_KEYS", "SPARK_WINDOWS"]
+
 _PARAMS_PER_QUERY = 400  # stay below SQLite's bound-parameter limit with room for the other clauses
 
 
@@ -69,152 +66,85 @@ def _chunks(items: Sequence[str], size: int = _PARAMS_PER_QUERY) -> Iterable[Seq
         yield items[i : i + size]
 
 
-def latest_runs(store: MetricStore) -> dict[str, LatestRun]:
-    """The latest run (latest window end) of every model with a run, in one grouped query."""
-    latest = select(Run.model, func.max(Run.window_end).label("end")).group_by(Run.model).subquery()
-    stmt = (
-        select(Run.model, Run.window_start, Run.window_end, Run.status, Run.run_id, Run.n_rows)
-        .join(latest, and_(Run.model == latest.c.model, Run.window_end == latest.c.end))
-        .order_by(Run.model, Run.window_start)
+def latest_run(row: HealthRow) -> LatestRun | None:
+    """The latest window of a summarized model and its status; None when it has only alerts."""
+    window = row.window
+    if window is None:
+        return None
+    return LatestRun(row.model, window, Status(row.status or Status.OK), row.run_id, row.n_rows)
+
+
+def key_metric(row: HealthRow) -> KeyMetric | None:
+    """The key metric of a summarized model with its sparkline points; None when it has none."""
+    if row.key_check is None or row.key_metric is None:
+        return None
+    return KeyMetric(
+        label=row.key_label or row.key_metric,
+        check=row.key_check,
+        metric=row.key_metric,
+        value=row.key_value,
+        status=row.key_status or "",
+        baseline=row.key_baseline,
+        series=[value for _, value in row.spark],
+        windows=[start for start, _ in row.spark],
     )
 
-    def work(session: Session) -> dict[str, LatestRun]:
-        out: dict[str, LatestRun] = {}
-        for model, start, end, status, run_id, n_rows in session.execute(stmt):
-            out[model] = LatestRun(model, Window(start, end), Status(status), run_id, n_rows)
-        return out
 
-    return _read(store, "read the latest run of every model", work)
+def latest_runs(store: MetricStore) -> dict[str, LatestRun]:
+    """The latest window of every model with runs or results (from the health summary)."""
+    return {m: run for m, row in store.health().items() if (run := latest_run(row)) is not None}
 
 
 def latest_result_window(store: MetricStore, model: str) -> LatestRun | None:
-    """For a model with results but no run (e.g. only performance rows): its latest window and worst status."""
-    window = store.latest_window(model)
-    if window is None:
-        return None
-    stmt = select(Metric.status).where(
-        Metric.model == model, Metric.window_start == window.start, Metric.window_end == window.end
-    )
-
-    def work(session: Session) -> LatestRun:
-        statuses = [Status(s) for s in session.scalars(stmt)]
-        status = max(statuses, key=lambda s: s.rank, default=Status.OK)
-        return LatestRun(model, window, status, None, None)
-
-    return _read(store, f"read the latest results of model {model!r}", work)
+    """The latest window of one model and its worst status (from the health summary); None if it has none."""
+    row = store.health([model]).get(model)
+    return None if row is None else latest_run(row)
 
 
 def open_alert_counts(store: MetricStore) -> dict[str, int]:
-    """Open (or ongoing) alert keys per model."""
-    stmt = select(AlertState.model, func.count()).where(AlertState.state.in_(OPEN_STATES)).group_by(AlertState.model)
-    return _read(store, "count open alerts", lambda session: {m: int(n) for m, n in session.execute(stmt)})
+    """Open (or ongoing) alert keys per model (from the health summary)."""
+    return {m: row.open_alerts for m, row in store.health().items() if row.open_alerts}
 
 
-def _since(latest: dict[str, Window], windows: int) -> dict[datetime, list[str]]:
-    """Models grouped by the start of their last ``windows`` windows (one SQL clause per group)."""
-    groups: dict[datetime, list[str]] = defaultdict(list)
-    for model, window in latest.items():
-        length = window.end - window.start
-        groups[window.end - length * windows].append(model)
-    return groups
-
-
-def _series_clause(latest: dict[str, Window], windows: int) -> ColumnElement[bool]:
-    clauses = [
-        and_(Metric.model.in_(models), Metric.window_start >= since)
-        for since, models in _since(latest, windows).items()
-    ]
-    return or_(*clauses)
-
-
-def key_metrics(store: MetricStore, latest: dict[str, Window], *, windows: int = SPARK_WINDOWS) -> dict[str, KeyMetric]:
-    """Each model's key metric: a performance metric (recall, accuracy, mae...) when it has labels,
-    else the largest feature-drift statistic per window -- with its last ``windows`` values."""
-    from watchkeeper.drift.registry import available_tests
-
+def key_metrics(store: MetricStore, models: Iterable[str]) -> dict[str, KeyMetric]:
+    """The key metric of each of ``models`` (from the health summary): a performance metric (recall,
+    accuracy, mae...) when it has labels, else the largest feature-drift statistic per window -- with its
+    last :data:`SPARK_WINDOWS` values."""
+    wanted = set(models)
     out: dict[str, KeyMetric] = {}
-    models = sorted(latest)
-    perf_rows: dict[str, dict[str, list[tuple[datetime, float | None, str, float | None, Any]]]] = defaultdict(
-        lambda: defaultdict(list)
-    )
-    for chunk in _chunks(models):
-        part = {m: latest[m] for m in chunk}
-        stmt = select(
-            Metric.model,
-            Metric.metric,
-            Metric.window_start,
-            Metric.value,
-            Metric.status,
-            Metric.threshold,
-            Metric.details,
-        ).where(
-            Metric.model.in_(chunk),
-            Metric.metric.in_(PERFORMANCE_KEYS),
-            Metric.check == "performance",
-            Metric.subject == "",
-            _series_clause(part, windows),
-        )
-
-        def perf(session: Session, stmt: Any = stmt) -> list[Any]:
-            return list(session.execute(stmt))
-
-        for model, metric, start, value, status, threshold, details in _read(store, "read key metrics", perf):
-            perf_rows[model][metric].append((start, value, status, threshold, details))
-    for model, by_metric in perf_rows.items():
-        name = next(k for k in PERFORMANCE_KEYS if k in by_metric)
-        rows = sorted(by_metric[name], key=lambda r: r[0])
-        last = rows[-1]
-        details = last[4] if isinstance(last[4], dict) else {}
-        reference = details.get("baseline", details.get("reference"))
-        out[model] = KeyMetric(
-            label=name,
-            check="performance",
-            metric=name,
-            value=last[1],
-            status=last[2],
-            baseline=float(reference) if isinstance(reference, int | float) else None,
-            series=[r[1] for r in rows],
-            windows=[r[0] for r in rows],
-        )
-    rest = [m for m in models if m not in out]
-    drift_tests = available_tests()
-    for chunk in _chunks(rest):
-        part = {m: latest[m] for m in chunk}
-        worst_value = func.max(Metric.value)
-        stmt = (
-            select(Metric.model, Metric.window_start, worst_value, func.max(Metric.threshold))
-            .where(
-                Metric.model.in_(chunk),
-                Metric.metric.in_(drift_tests),
-                Metric.check == "drift",
-                _series_clause(part, windows),
-            )
-            .group_by(Metric.model, Metric.window_start)
-            .order_by(Metric.model, Metric.window_start)
-        )
-
-        def drift(session: Session, stmt: Any = stmt) -> list[Any]:
-            return list(session.execute(stmt))
-
-        series: dict[str, list[tuple[datetime, float | None, float | None]]] = defaultdict(list)
-        for model, start, value, threshold in _read(store, "read drift key metrics", drift):
-            series[model].append((start, value, threshold))
-        for model, points in series.items():
-            value, threshold = points[-1][1], points[-1][2]
-            status = ""
-            if value is not None and threshold is not None:
-                status = "warning" if value >= threshold else "ok"
-            out[model] = KeyMetric(
-                label="worst drift",
-                check="drift",
-                metric="drift",
-                value=value,
-                status=status,
-                baseline=threshold,
-                series=[p[1] for p in points],
-                windows=[p[0] for p in points],
-            )
+    for model, row in store.health(wanted).items():
+        if (key := key_metric(row)) is not None:
+            out[model] = key
     return out
+
+
+def latest_performance_windows(store: MetricStore, models: Iterable[str]) -> dict[str, Window]:
+    """The latest window with performance results of each of ``models`` that has one (from the health summary)."""
+    return {m: w for m, row in store.health(set(models)).items() if (w := row.performance_window) is not None}
+
+
+class Point(NamedTuple):
+    """One value of a metric series, as a trend chart needs it."""
+
+    window_start: datetime
+    value: float | None
+    threshold: float | None
+    status: str
+
+
+def series(store: MetricStore, model: str, check: str, metric: str, subject: str = "") -> list[Point]:
+    """The values of one metric of ``model`` over its windows, oldest first (one indexed query, four columns:
+    no JSON details are decoded, so a year of windows reads in milliseconds)."""
+    stmt = (
+        select(Metric.window_start, Metric.value, Metric.threshold, Metric.status)
+        .where(Metric.model == model, Metric.metric == metric, Metric.check == check, Metric.subject == subject)
+        .order_by(Metric.window_start, Metric.window_end)
+    )
+    return _read(
+        store,
+        f"read the {check} {metric} series of model {model!r}",
+        lambda s: [Point(start, value, threshold, str(status)) for start, value, threshold, status in s.execute(stmt)],
+    )
 
 
 def recent_alerts(store: MetricStore, model: str, limit: int = 200) -> list[AlertRow]:
@@ -309,28 +239,3 @@ def rows_of_windows(
                     )
                 )
     return dict(out)
-
-
-def latest_check_windows(store: MetricStore, check: str, models: Sequence[str]) -> dict[str, Window]:
-    """The latest window (latest end) with results of ``check``, per model (one grouped query per chunk)."""
-    out: dict[str, Window] = {}
-    for chunk in _chunks(sorted(models)):
-        latest = (
-            select(Metric.model, func.max(Metric.window_end).label("end"))
-            .where(Metric.check == check, Metric.model.in_(chunk))
-            .group_by(Metric.model)
-            .subquery()
-        )
-        stmt = (
-            select(Metric.model, Metric.window_start, Metric.window_end)
-            .join(latest, and_(Metric.model == latest.c.model, Metric.window_end == latest.c.end))
-            .where(Metric.check == check)
-            .distinct()
-        )
-
-        def work(session: Session, stmt: Any = stmt) -> list[Any]:
-            return list(session.execute(stmt))
-
-        for model, start, end in _read(store, f"read the latest {check} windows", work):
-            out[model] = Window(start, end)
-    return out

@@ -1,10 +1,11 @@
-"""Model-health summary (issue 9): the latest status and key metrics per model, maintained on record.
+"""Reserved, empty (issue 9): the model-health summary came in revision 0006 (``0006_model_health.py``).
 
 Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-30
 
-Reserved revision: its owner fills in the schema change (a no-op until then keeps the chain linear).
+This revision was released as a no-op and may already be applied in deployed databases, so it stays
+empty: the table and its backfill live in 0006, which every database at 0005 still receives.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Nothing yet."""
+    """Nothing: see 0006."""
 
 
 def downgrade() -> None:
-    """Nothing yet."""
+    """Nothing: see 0006."""
