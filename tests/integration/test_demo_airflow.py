@@ -183,6 +183,22 @@ def test_performance_dag_detects_the_fall_and_retrains_once_per_cooldown(
     rows = {r.metric: r for r in store.metrics("demo_fraud", window=window(PERF_DAY), check="performance")}
     assert rows["recall"].status.name == "CRITICAL" and rows["recall"].details["baseline_kind"] == "reference"
     assert rows["recall_trend"].status.name == "WARNING"
+    db = Path(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///"))
+    with sqlite3.connect(db) as conn:  # the performance run publishes its health like a monitor run
+        (note,) = conn.execute(
+            "SELECT n.content FROM dag_run r JOIN dag_run_note n ON n.dag_run_id = r.id "
+            "WHERE r.dag_id = 'performance__demo_fraud'"
+        ).fetchone()
+        (extra,) = conn.execute(
+            "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+            "WHERE a.name = 'watchkeeper_health__demo_fraud' ORDER BY e.id DESC LIMIT 1"
+        ).fetchone()
+    assert str(note).startswith("**Watchkeeper** performance `demo_fraud` 2026-10-27T00:00 → 2026-10-28T00:00 UTC")
+    assert "**CRITICAL**" in str(note) and "- CRIT `performance.recall`" in str(note)
+    event = json.loads(str(extra))
+    assert (event["kind"], event["status"], event["dag_id"]) == ("performance", "critical", "performance__demo_fraud")
+    assert "performance.recall" in event["findings"] and "performance.recall_trend" in event["findings"]
+    assert event["window"] == {"start": "2026-10-27T00:00:00+00:00", "end": "2026-10-28T00:00:00+00:00"}
     (trigger,) = store.retrain_triggers("demo_fraud")
     assert trigger.dag_id == "retrain__demo_fraud"
     assert trigger.conf["model"] == "demo_fraud" and trigger.conf["window"]["start"].startswith("2026-10-27")

@@ -90,11 +90,11 @@ class DagTest:
         return (self.exit_code == 0 and not self.failed_tasks) or self.critical
 
     def describe(self) -> str:
-        """``success``, ``CRITICAL window (...)`` or ``FAILED (...)`` for the demo's output."""
+        """``success``, ``CRITICAL window -- ...`` or ``FAILED (...)`` for the demo's output."""
         if self.exit_code == 0 and not self.failed_tasks:
             return "success"
         if self.critical:
-            return "CRITICAL window: the run failed in its `health` task, by design (all other tasks succeeded)"
+            return "CRITICAL window -- the run failed in its `health` task by design; every other task succeeded"
         failed = ", ".join(f"{t} {self.states[t]}" for t in self.failed_tasks) or "no task state recorded"
         return f"FAILED (exit {self.exit_code}; {failed})"
 
@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     for day in days:
         t0 = time.monotonic()
         run = run_monitor(day, env, logs)
-        print(f"      monitor__{DEMO_MODEL} for {day}: {run.describe()} in {time.monotonic() - t0:.0f} s")
+        print(f"      monitor__{DEMO_MODEL} for {day} ({time.monotonic() - t0:.0f} s): {run.describe()}")
         print(f"        (log: {run.log_file})")
         failed |= not run.ok
 
@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"        {line}")
     t0 = time.monotonic()
     run = run_performance(perf_day, env, logs)
-    print(f"      performance__{DEMO_MODEL} for {perf_day}: {run.describe()} in {time.monotonic() - t0:.0f} s")
+    print(f"      performance__{DEMO_MODEL} for {perf_day} ({time.monotonic() - t0:.0f} s): {run.describe()}")
     print(f"        (log: {run.log_file})")
     failed |= not run.ok
     print("\n" + summarise_performance(perf_day))
