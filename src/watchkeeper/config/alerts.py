@@ -1,7 +1,8 @@
 """Config schema of alert routing, sinks and lifecycle.
 
 ``alerts.sinks`` is the union of the sinks registered in :mod:`watchkeeper.alerting.sinks` (each sink's
-fields live with its class; that package imports nothing heavy at module level).
+fields live with its class). The registry is imported when a config lists ``sinks`` (or the JSON Schema is
+made), not when this module is: parsing a DAG file whose models use the default sink does not pay for it.
 """
 
 from __future__ import annotations
@@ -9,18 +10,67 @@ from __future__ import annotations
 import difflib
 import re
 from datetime import timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
-from watchkeeper.alerting.sinks import SinkConfig, config_models, kinds
 from watchkeeper.config.common import Duration, Severity, _check_zone, _Model, parse_duration
+
+if TYPE_CHECKING:
+    from watchkeeper.alerting.sinks import SinkConfig
+
+
+def _sink_kinds() -> list[str]:
+    from watchkeeper.alerting.sinks import kinds
+
+    return kinds()
+
+
+@cache
+def _sink_adapter() -> TypeAdapter[Any]:
+    """The registered sink configs, told apart by ``kind`` (built on first use: it imports every sink)."""
+    spec: Any = Annotated[Union[_LazySinkSpec.config_models()], Field(discriminator="kind")]  # noqa: UP007
+    return TypeAdapter(spec)
+
+
+class _LazySinkSpec:
+    """Pydantic type of one ``alerts.sinks`` entry: validated, and documented in the JSON Schema, by
+    :func:`_sink_adapter` when first needed."""
+
+    @staticmethod
+    def config_models() -> tuple[type[SinkConfig], ...]:
+        """The registered sink configs (for error messages that name a sink's fields)."""
+        from watchkeeper.alerting.sinks import config_models
+
+        return config_models()
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(lambda value: _sink_adapter().validate_python(value))
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(_sink_adapter().core_schema)
+
 
 if TYPE_CHECKING:
     SinkSpec = SinkConfig
 else:
     #: One entry of ``alerts.sinks``: the registered sink configs, told apart by ``kind``.
-    SinkSpec = Annotated[Union[config_models()], Field(discriminator="kind")]  # noqa: UP007
+    SinkSpec = _LazySinkSpec
 
 
 class QuietHours(_Model):
@@ -101,7 +151,7 @@ class AlertSettings(_Model):
         default=None,
         description="Where alerts go, each with its own severity floor, e.g. [{kind: slack, channel: '#fraud-ml'}, "
         "{kind: pagerduty, min_severity: critical, conn_id: pagerduty_fraud}, {kind: email, to: [ml@example.com]}]. "
-        "Kinds: " + ", ".join(kinds()) + ". Credentials only from Airflow connections or environment variables. "
+        "Kinds: the sink configs below. Credentials only from Airflow connections or environment variables. "
         "Default: Slack (slack_conn_id / $WATCHKEEPER_SLACK_TOKEN / webhook) or the log, as chosen by the environment.",
     )
 
@@ -122,7 +172,7 @@ class AlertSettings(_Model):
     def _known_kinds(cls, value: Any) -> Any:
         if not isinstance(value, list):
             return value
-        known = kinds()
+        known = _sink_kinds()
         for index, entry in enumerate(value):
             if not isinstance(entry, dict):
                 raise ValueError(f"sinks[{index}] must be a mapping with a kind, e.g. {{kind: slack, channel: '#ml'}}")

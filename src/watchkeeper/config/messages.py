@@ -30,6 +30,9 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
 
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
+    lazy = getattr(annotation, "config_models", None)  # a union resolved on first use (alerts.sinks)
+    if callable(lazy):
+        return list(lazy())
     return [m for arg in get_args(annotation) for m in _models_in(arg)]
 
 
