@@ -9,9 +9,13 @@ every expectation has a defined way to reach the same answer (see ``docs/quality
   are summed and ``mostly`` is applied to the totals, as GX applies it to one batch;
 - **row count** expectations run on a table with the window's total row count (and no columns);
 - **schema** expectations (columns, column count, column types) run on the window's schema;
-- **aggregate** expectations (mean, min, max, sum, stdev, distinct values, unique counts...) and
-  the map expectations that compare rows with each other (unique, increasing, z-scores...) run once
-  on the columns they read, accumulated across chunks;
+- **aggregate** expectations (mean, min, max, sum, stdev, non-null share) are judged by GX on metrics
+  merged from per-chunk statistics;
+- the expectations that compare rows with each other keep bounded state across chunks
+  (:mod:`watchkeeper.gx_columns`): uniqueness from spilled value hashes, increasing/decreasing with the
+  previous chunk's last value carried over, distinct-value sets and modes from merged value counts,
+  distinct counts from the hashes, median and quantiles from exact order statistics of spilled values;
+- z-scores, outliers and KL divergence still run once on their columns, accumulated across chunks;
 - anything else is ``skipped`` with the reason, never answered from part of the window.
 """
 
@@ -31,11 +35,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from watchkeeper.config import LoadedConfig
+    from watchkeeper.gx_columns import WindowColumns
 
 log = logging.getLogger(__name__)
 
 #: Rows held before a chunk is validated; a window up to this size is validated in one piece.
 DEFAULT_CHUNK_ROWS = 500_000
+#: Hashes (or values) a whole-column expectation keeps in memory before spilling to disk (8 bytes each).
+DEFAULT_MEMORY_VALUES = 2_000_000
 _INDEX = "__watchkeeper_index__"
 
 
@@ -47,6 +54,11 @@ class Handling(StrEnum):
     ROWS = "rows"  # on a table with the window's total row count
     SCHEMA = "schema"  # on the window's columns and their types
     STATS = "stats"  # from statistics merged across chunks (count, sum, mean, M2, min, max), judged by GX
+    REPEATS = "repeats"  # per chunk for the counts; rows in repeated groups from spilled value hashes
+    SEQUENCE = "sequence"  # per chunk, with the previous chunk's last value carried over
+    VALUES = "values"  # once, on a small frame with the window's distinct values and modes
+    DISTINCT = "distinct"  # distinct count from spilled value hashes, judged by GX
+    ORDER = "order"  # exact order statistics of spilled values (median, quantiles), judged by GX
     COLUMNS = "columns"  # once, on the columns it reads, accumulated across chunks
     UNSUPPORTED = "unsupported"  # skipped with the reason
 
@@ -104,27 +116,49 @@ MERGED_METRIC = {
     "expect_column_stdev_to_be_between": "column.standard_deviation",
     "expect_column_proportion_of_non_null_values_to_be_between": "column.non_null_proportion",
 }
-#: Expectations that read whole columns at once: validated once on those columns, accumulated.
-WHOLE_COLUMN = frozenset(
+#: Map expectations that flag every row whose value (or row of values) occurs more than once.
+REPEATED = frozenset({"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"})
+#: Map expectations that compare each non-null value with the previous one.
+SEQUENCE_LEVEL = frozenset({"expect_column_values_to_be_increasing", "expect_column_values_to_be_decreasing"})
+#: Aggregate expectations that depend only on the column's distinct values (and its modes).
+VALUE_SET = frozenset(
     {
-        "expect_column_values_to_be_unique",
-        "expect_column_values_to_be_increasing",
-        "expect_column_values_to_be_decreasing",
-        "expect_column_value_z_scores_to_be_less_than",
-        "expect_column_values_to_not_be_outliers",
-        "expect_compound_columns_to_be_unique",
         "expect_column_distinct_values_to_be_in_set",
         "expect_column_distinct_values_to_contain_set",
         "expect_column_distinct_values_to_equal_set",
-        "expect_column_kl_divergence_to_be_less_than",
-        "expect_column_median_to_be_between",
         "expect_column_most_common_value_to_be_in_set",
-        "expect_column_proportion_of_unique_values_to_be_between",
-        "expect_column_quantile_values_to_be_between",
-        "expect_column_unique_value_count_to_be_between",
     }
 )
-KNOWN = ROW_LEVEL | DTYPE_LEVEL | ROW_COUNT | SCHEMA_LEVEL | WHOLE_COLUMN | set(MERGED_METRIC)
+#: Aggregate expectations on the number of distinct non-null values.
+DISTINCT_METRIC = {
+    "expect_column_unique_value_count_to_be_between": "column.distinct_values.count",
+    "expect_column_proportion_of_unique_values_to_be_between": "column.unique_proportion",
+}
+#: Aggregate expectations on order statistics.
+ORDER_METRIC = {
+    "expect_column_median_to_be_between": "column.median",
+    "expect_column_quantile_values_to_be_between": "column.quantile_values",
+}
+#: Expectations that read whole columns at once: validated once on those columns, accumulated.
+WHOLE_COLUMN = frozenset(
+    {
+        "expect_column_value_z_scores_to_be_less_than",
+        "expect_column_values_to_not_be_outliers",
+        "expect_column_kl_divergence_to_be_less_than",
+    }
+)
+_COLUMN_HANDLING = (
+    [(k, Handling.REPEATS) for k in REPEATED]
+    + [(k, Handling.SEQUENCE) for k in SEQUENCE_LEVEL]
+    + [(k, Handling.VALUES) for k in VALUE_SET]
+    + [(k, Handling.DISTINCT) for k in DISTINCT_METRIC]
+    + [(k, Handling.ORDER) for k in ORDER_METRIC]
+    + [(k, Handling.COLUMNS) for k in WHOLE_COLUMN]
+    + [(k, Handling.STATS) for k in MERGED_METRIC]
+)
+#: Expectations that read whole columns, and how each is evaluated.
+COLUMN_HANDLING: dict[str, Handling] = dict(_COLUMN_HANDLING)
+KNOWN = ROW_LEVEL | DTYPE_LEVEL | ROW_COUNT | SCHEMA_LEVEL | set(COLUMN_HANDLING)
 _COLUMN_KWARGS = ("column", "column_A", "column_B")
 
 
@@ -146,10 +180,10 @@ def handling_of(expectation: dict[str, Any]) -> tuple[Handling, str]:
         return Handling.ROWS, ""
     if kind in SCHEMA_LEVEL:
         return Handling.SCHEMA, ""
-    if kind in WHOLE_COLUMN or kind in MERGED_METRIC:
+    if kind in COLUMN_HANDLING:
         if expectation_columns(expectation) is None:
             return Handling.UNSUPPORTED, f"{kind}: its column is given as a parameter -- name the column"
-        return (Handling.STATS if kind in MERGED_METRIC else Handling.COLUMNS), ""
+        return COLUMN_HANDLING[kind], ""
     return Handling.UNSUPPORTED, (
         f"{kind} has no exact method on a window validated in chunks (see docs/quality.md) -- "
         "it is validated only when the window fits in one chunk"
@@ -190,12 +224,14 @@ class _MapTotals:
     partial: list[Any] = field(default_factory=list)
     metric_error: str | None = None
     error: str | None = None
+    counted: bool = False  # some chunk reported counts (none does when GX could not compute the metric)
 
     def add(self, outcome: _Outcome) -> None:
         self.kwargs = outcome.kwargs
         self.error = self.error or outcome.error
         self.metric_error = self.metric_error or outcome.metric_error
         res = outcome.result
+        self.counted = self.counted or "element_count" in res
         self.element_count += int(res.get("element_count") or 0)
         self.unexpected_count += int(res.get("unexpected_count") or 0)
         if "missing_count" in res:
@@ -223,6 +259,8 @@ class _MapTotals:
         }
         if self.has_missing:
             result["missing_count"] = self.missing_count
+        if not self.counted and (self.metric_error or self.error):
+            result = {}  # as GX reports an expectation whose metric failed: no counts
         success = success and self.metric_error is None and self.error is None
         return _Outcome(self.kind, self.kwargs, success, result, self.error, self.metric_error)
 
@@ -243,6 +281,7 @@ class GxRunner:
         *,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
         columns: list[str] | None = None,
+        memory_values: int = DEFAULT_MEMORY_VALUES,
     ) -> None:
         from watchkeeper.gx_suite import load_suite_dict, suite_parameters
 
@@ -269,6 +308,8 @@ class GxRunner:
         self._totals: dict[int, _MapTotals] = {}
         self._dtypes: dict[int, list[tuple[str, _Outcome]]] = {}
         self._buffers: list[pd.DataFrame] = []
+        self._window_columns: WindowColumns | None = None
+        self._memory_values = max(int(memory_values), 16)
         self._stats: dict[str, ColumnStats] = {}
         self._stats_chunks: dict[str, int] = {}
         self._suites: dict[tuple[int, ...], Any] = {}
@@ -296,7 +337,7 @@ class GxRunner:
             columns = expectation_columns(exp)
             if how is Handling.UNSUPPORTED and (columns is None or exp.get("type") not in KNOWN):
                 return None  # what it reads is unknown: keep every column (it only runs on one-chunk windows)
-            if how in (Handling.ROW, Handling.DTYPE, Handling.STATS, Handling.COLUMNS, Handling.UNSUPPORTED):
+            if how not in (Handling.ROWS, Handling.SCHEMA):
                 keep += columns or []
         return list(dict.fromkeys(keep))
 
@@ -333,9 +374,13 @@ class GxRunner:
         """Validate the pending rows as one chunk of a window of several chunks."""
         chunk = self._take_pending()
         self.n_chunks += 1
-        row_level = [i for i, (how, _) in enumerate(self.handling) if how in (Handling.ROW, Handling.DTYPE)]
+        per_chunk = (Handling.ROW, Handling.DTYPE, Handling.REPEATS)
+        row_level = [i for i, (how, _) in enumerate(self.handling) if how in per_chunk]
         for i, outcome in self._validate(row_level, chunk).items():
-            if self.handling[i][0] is Handling.ROW:
+            if self.handling[i][0] is Handling.REPEATS:  # counts from GX; repeats are counted over the window
+                outcome.result["unexpected_count"] = 0
+                outcome.result["partial_unexpected_list"] = []
+            if self.handling[i][0] is not Handling.DTYPE:
                 self._totals.setdefault(i, _MapTotals(outcome.kind)).add(outcome)
             else:
                 column = (expectation_columns(self.expectations[i]) or [""])[0]
@@ -350,10 +395,26 @@ class GxRunner:
                 if self._stats_chunks[column] < self.n_chunks:  # once per chunk, however many expectations
                     self._stats[column].add(chunk[column] if column in chunk.columns else None, len(chunk))
                     self._stats_chunks[column] = self.n_chunks
+        self._add_window_columns(chunk)
         buffered = [i for i, (how, _) in enumerate(self.handling) if how is Handling.COLUMNS]
         columns = list(dict.fromkeys(c for i in buffered for c in expectation_columns(self.expectations[i]) or []))
         if columns:
             self._buffers.append(chunk[[c for c in columns if c in chunk.columns]].copy())
+
+    def _add_window_columns(self, chunk: pd.DataFrame) -> None:
+        """Bounded state of the whole-column expectations (hashes, value counts, order statistics, carry)."""
+        from watchkeeper.gx_columns import WindowColumns
+
+        if self._window_columns is None:
+            hows = [how for how, _ in self.handling]
+            self._window_columns = WindowColumns(self.expectations, hows, self._memory_values)
+        state = self._window_columns
+        state.add(chunk)
+        for indices, frame, carried in state.sequence_frames(chunk):
+            for i, outcome in self._validate(indices, frame).items():
+                if carried and "element_count" in outcome.result:  # the carried value was counted with its chunk
+                    outcome.result["element_count"] = int(outcome.result["element_count"]) - 1
+                self._totals.setdefault(i, _MapTotals(outcome.kind)).add(outcome)
 
     # ------------------------------------------------------------------ results
 
@@ -372,6 +433,9 @@ class GxRunner:
             log.exception("model=%s: GX suite %s could not run", self.config.model.name, self.suite_name)
             msg = f"GX suite {self.suite_name} could not run: {type(exc).__name__}: {exc}"
             return [CheckResult("quality", "gx_suite", self.suite_name, None, None, Status.ERROR, msg)]
+        finally:
+            if self._window_columns is not None:
+                self._window_columns.close()  # spill files
         return [to_check_result(self.expectations[i], outcomes[i]) for i in range(len(self.expectations))]
 
     def _schema_frame(self) -> pd.DataFrame:
@@ -398,7 +462,13 @@ class GxRunner:
 
         if self._pending:
             self._flush()
+        state = self._window_columns
+        for i, (how, _) in enumerate(self.handling):
+            if how is Handling.REPEATS and state is not None and i in self._totals:
+                self._totals[i].unexpected_count = state.repeated_rows(i)
         outcomes: dict[int, _Outcome] = {i: totals.outcome() for i, totals in self._totals.items()}
+        if state is not None:
+            outcomes.update(state.outcomes(self._validate, self.parameters))
         for i, seen in self._dtypes.items():
             outcomes[i] = _merge_dtype(seen)
         by_how: dict[Handling, list[int]] = {}
@@ -606,21 +676,30 @@ class NotMergeable(Exception):
 def judge_metric(expectation: dict[str, Any], stats: ColumnStats, parameters: dict[str, Any]) -> _Outcome:
     """GX's own judgement of an aggregate expectation on a metric computed from merged statistics."""
     from great_expectations.core.suite_parameters import build_suite_parameters
+
+    kind = str(expectation.get("type"))
+    try:
+        value = stats.metric(MERGED_METRIC[kind])
+    except (NotMergeable, TypeError) as exc:
+        kwargs, _ = build_suite_parameters(dict(expectation.get("kwargs") or {}), parameters)
+        if isinstance(exc, TypeError):
+            return _Outcome(kind, kwargs, False, {}, metric_error=str(exc))
+        return _Outcome(kind, kwargs, True, {}, skipped=f"{exc} -- validate smaller windows for this expectation")
+    return judge_value(expectation, MERGED_METRIC[kind], value, parameters)
+
+
+def judge_value(expectation: dict[str, Any], metric: str, value: Any, parameters: dict[str, Any]) -> _Outcome:
+    """GX's own judgement of an expectation given the value of the one metric it reads."""
+    from great_expectations.core.suite_parameters import build_suite_parameters
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
     from great_expectations.util import convert_to_json_serializable
 
     kind = str(expectation.get("type"))
     kwargs, _ = build_suite_parameters(dict(expectation.get("kwargs") or {}), parameters)
-    try:
-        value = stats.metric(MERGED_METRIC[kind])
-    except NotMergeable as exc:
-        return _Outcome(kind, kwargs, True, {}, skipped=f"{exc} -- validate smaller windows for this expectation")
-    except TypeError as exc:
-        return _Outcome(kind, kwargs, False, {}, metric_error=str(exc))
     impl = ExpectationConfiguration(type=kind, kwargs=kwargs).to_domain_obj()
     kwargs = {k: v for k, v in dict(impl.configuration.kwargs).items() if k != "batch_id"}
     try:
-        judged = impl._validate(metrics={MERGED_METRIC[kind]: value}, runtime_configuration={"result_format": "BASIC"})
+        judged = impl._validate(metrics={metric: value}, runtime_configuration={"result_format": "BASIC"})
     except Exception as exc:  # GX cannot judge the value (e.g. text against numeric bounds): as in one validation
         return _Outcome(kind, kwargs, False, {}, error=str(exc))
 

@@ -224,6 +224,23 @@ class DuplicateCounter:
                 total += _repeats(np.fromfile(path, dtype=np.uint64))
         return total
 
+    def group_counts(self) -> tuple[int, int]:
+        """(distinct ids, ids whose value occurs more than once -- every occurrence counted), non-null ids only.
+
+        Reads one partition at a time (all the buffered ids when nothing was spilled).
+        """
+        if self._spill is None:
+            parts: list[NDArray[np.uint64]] = [np.concatenate(self._buffer)] if self._buffer else []
+        else:
+            self._flush()
+            parts = []
+        distinct = repeated = 0
+        for data in parts or self._iter_chunks():
+            _, counts = np.unique(data, return_counts=True)
+            distinct += int(counts.size)
+            repeated += int(counts[counts > 1].sum())
+        return distinct, repeated
+
     def close(self) -> None:
         """Delete the spill files."""
         if self._spill is not None:
