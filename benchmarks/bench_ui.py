@@ -243,6 +243,14 @@ def reference_overview(store: Any, windows: int = 30) -> int:
     return int(store._transact("reference overview", work, write=False))
 
 
+def reference_model_series(store: Any, model: str) -> int:
+    """The model page's service and drift series read the pre-summary way (full rows, JSON details decoded)."""
+    rows = store.metrics(model, check="service", subject="")
+    for feature in FEATURES[:4]:
+        rows += store.metrics(model, check="drift", metric="psi", subject=feature)
+    return len(rows)
+
+
 # -- timing ---------------------------------------------------------------------------------------------
 
 
@@ -303,6 +311,11 @@ def bench_store(label: str, url: str, args: argparse.Namespace) -> tuple[bool, l
     lines.append(
         f"{label:<11} {'reference: pre-summary overview queries':<40} {first:>9.3f} {wall:>10.3f} {cpu:>8.3f}  "
         f"({n} models, not a page)"
+    )
+    first, wall, cpu, n = timed(lambda: reference_model_series(store, model), args.repeat)
+    lines.append(
+        f"{label:<11} {'reference: pre-change model-page series':<40} {first:>9.3f} {wall:>10.3f} {cpu:>8.3f}  "
+        f"({n} rows, not a page)"
     )
     passed = True
     for name, path in paths:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, union
@@ -51,8 +52,8 @@ class HealthRow:
     key_value: float | None
     key_status: str | None
     key_baseline: float | None
-    #: ``(window start, value)`` of the key metric's last windows, oldest first.
-    spark: list[tuple[datetime, float | None]] = field(default_factory=list)
+    #: ``[window start ISO, value]`` of the key metric's last windows, oldest first, as stored.
+    spark_json: tuple[tuple[str, float | None], ...] = ()
 
     @property
     def window(self) -> Window | None:
@@ -60,6 +61,11 @@ class HealthRow:
         if self.window_start is None or self.window_end is None:
             return None
         return Window(self.window_start, self.window_end)
+
+    @cached_property
+    def spark(self) -> list[tuple[datetime, float | None]]:
+        """``(window start, value)`` of the key metric's last windows, oldest first (parsed on first use)."""
+        return [(datetime.fromisoformat(start), value) for start, value in self.spark_json]
 
     @property
     def performance_window(self) -> Window | None:
@@ -116,10 +122,7 @@ def rebuild_health(connection: Session | Connection, models: Iterable[str] | Non
 
 def health_row(values: Mapping[str, Any]) -> HealthRow:
     """A :class:`HealthRow` from a ``model_health`` row (a mapping of its columns)."""
-    spark: list[tuple[datetime, float | None]] = []
-    for point in values.get("spark") or []:
-        start, value = point[0], point[1]
-        spark.append((datetime.fromisoformat(start), None if value is None else float(value)))
+    spark = tuple((str(p[0]), None if p[1] is None else float(p[1])) for p in values.get("spark") or [])
     return HealthRow(
         model=values["model"],
         window_start=values["window_start"],
@@ -136,7 +139,7 @@ def health_row(values: Mapping[str, Any]) -> HealthRow:
         key_value=values["key_value"],
         key_status=values["key_status"],
         key_baseline=values["key_baseline"],
-        spark=spark,
+        spark_json=spark,
     )
 
 
