@@ -159,7 +159,8 @@ class _Layout:
             self.rows.c[self.plan.timestamp].label("t"),
             *(self.rows.c[c].label(f"cat_{i}") for i, c in enumerate(self.plan.categorical)),
         ]
-        return sa.select(*cols).select_from(self.rows).where(sa.false())
+        # a LIMIT 0 never starts reading; in a subquery because SQLite takes no LIMIT on a UNION member
+        return sa.select(sa.select(*cols).select_from(self.rows).limit(0).subquery("wk_types"))
 
     def select(
         self,
@@ -220,8 +221,9 @@ def _numeric_branch(
 ) -> sa.Select[Any]:
     """Rows per slot of ``raw`` on ``grid``, with the slot's sum, sum of squares, min and max.
 
-    The value as a double is computed once per row in a subquery (on SQLite ``LIMIT -1`` keeps the
-    subquery from being flattened, which would evaluate the conversion at every node of the search).
+    Per row, the value as a double (and on PostgreSQL its ``width_bucket``) is computed once in a
+    subquery, then its slot and finite value in a second one, then the groups. The subqueries are
+    fenced (:func:`_fenced`): flattened, every reference would evaluate the expression again.
     """
     x = _double(dialect, raw)
     top = _bound(MAX_DOUBLE)
@@ -234,10 +236,7 @@ def _numeric_branch(
         literal = "{" + ",".join(repr(float(g)) for g in grid) + "}"  # repr: shortest text that reads back exactly
         array = sa.literal_column(f"(CAST('{literal}' AS DOUBLE PRECISION[]))", kind)
         columns.append(sa.func.width_bucket(x, array).label("r"))
-    inner = sa.select(*columns).select_from(layout.rows)
-    if dialect == "sqlite":
-        inner = inner.limit(-1)
-    sub = inner.subquery()
+    sub = _fenced(dialect, sa.select(*columns).select_from(layout.rows)).subquery()
     if array is not None:
         r = sub.c.r
         grid_slot: sa.ColumnElement[Any] = 2 * r - sa.case((sa.and_(r > 0, sub.c.x == array[r]), 1), else_=0)
@@ -245,16 +244,28 @@ def _numeric_branch(
         grid_slot = _case_tree(sub.c.x, grid)
     slot = sa.case(*_special(sub, dialect), else_=grid_slot)
     finite = sa.case((sa.and_(sub.c.x <= top, sub.c.x >= -top), sub.c.x), else_=sa.null())  # NaN is out too
+    slots = _fenced(dialect, sa.select(slot.label("slot"), finite.label("f"))).subquery()
+    f = slots.c.f
     return layout.select(
         part,
-        slot=slot,
+        slot=slots.c.slot,
         n=sa.func.count(),
-        s=sa.func.sum(finite),
-        ss=sa.func.sum(finite * finite),
-        lo=sa.func.min(finite),
-        hi=sa.func.max(finite),
-        source=sub,
-    ).group_by(sa.literal_column("2"))  # the slot, evaluated once per row
+        s=sa.func.sum(f),
+        ss=sa.func.sum(f * f),
+        lo=sa.func.min(f),
+        hi=sa.func.max(f),
+        source=slots,
+    ).group_by(slots.c.slot)
+
+
+def _fenced(dialect: str, select: sa.Select[Any]) -> sa.Select[Any]:
+    """``select`` kept from being merged into the query around it where the dialect would (an optimisation
+    fence: ``OFFSET 0`` on PostgreSQL, ``LIMIT -1`` on SQLite)."""
+    if dialect == "postgresql":
+        return select.offset(0)
+    if dialect == "sqlite":
+        return select.limit(-1)
+    return select
 
 
 def _raw(dialect: str, raw: sa.ColumnElement[Any]) -> list[Any]:
