@@ -295,7 +295,6 @@ def _held_after(tiny: TinyModel, rows: int, chunk_rows: int) -> tuple[int, int, 
 def test_memory_held_does_not_grow_with_the_window(tiny: TinyModel) -> None:
     """A window 8 times longer holds about the same memory: hashes and values go to disk past the buffer.
 
-
     Measured: about 2.3 MB held after 100,000 and after 800,000 rows (chunks of 50,000); keeping the
     three columns, as before, would hold 19 MB of values at 800,000 rows.
     """
