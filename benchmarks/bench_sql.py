@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from benchkit import feature_columns, measure_ok, model_config
 
 ROOT = Path(__file__).resolve().parents[1]

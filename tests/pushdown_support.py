@@ -44,7 +44,7 @@ def reference(n: int = 3000, seed: int = 1) -> pd.DataFrame:
     )
 
 
-def window_rows(ref: pd.DataFrame, baseline: dict[str, Any], n: int = 4000, seed: int = 2) -> pd.DataFrame:
+def window_rows(baseline: dict[str, Any], n: int = 4000, seed: int = 2) -> pd.DataFrame:
     """Rows around ``DAY`` with every awkward case the file path has a defined answer for.
 
     NaN, +/-inf and nulls; values equal to grid points (reference quantiles and bin edges); values below

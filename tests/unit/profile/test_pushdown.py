@@ -50,7 +50,7 @@ def sqlite(tmp_path: Path, df: pd.DataFrame) -> str:
 def test_pushed_down_profile_equals_the_streamed_and_the_file_profile(
     tmp_path: Path, ref: pd.DataFrame, baseline: dict
 ) -> None:
-    df = window_rows(ref, baseline)
+    df = window_rows(baseline)
     pushed, streamed, file, base, configs = profiles(tmp_path, sqlite(tmp_path, df), df, ref)
     assert pushed.scan["pushdown"] is True and "pushdown" not in streamed.scan
     assert_profiles_equal(streamed, file)
@@ -67,7 +67,7 @@ def test_pushed_down_profile_equals_the_streamed_and_the_file_profile(
 
 
 def test_window_bounds_are_half_open_to_the_millisecond(tmp_path: Path, ref: pd.DataFrame, baseline: dict) -> None:
-    df = window_rows(ref, baseline, n=400)
+    df = window_rows(baseline, n=400)
     edge = [DAY.start - timedelta(milliseconds=1), DAY.start, DAY.end - timedelta(milliseconds=1), DAY.end]
     df = df.iloc[:4].assign(ts=pd.to_datetime(edge)).reset_index(drop=True)
     pushed, _, file, _, _ = profiles(tmp_path, sqlite(tmp_path, df), df, ref)
@@ -76,7 +76,7 @@ def test_window_bounds_are_half_open_to_the_millisecond(tmp_path: Path, ref: pd.
 
 
 def test_an_empty_window_is_an_empty_profile(tmp_path: Path, ref: pd.DataFrame, baseline: dict) -> None:
-    df = window_rows(ref, baseline, n=400)
+    df = window_rows(baseline, n=400)
     df = df[df["ts"] < DAY.start].reset_index(drop=True)
     pushed, _, file, _, _ = profiles(tmp_path, sqlite(tmp_path, df), df, ref)
     assert pushed.scan["pushdown"] is True and pushed.rows == 0 and pushed.newest is None
@@ -86,7 +86,7 @@ def test_an_empty_window_is_an_empty_profile(tmp_path: Path, ref: pd.DataFrame, 
 def test_a_missing_feature_column_is_reported_like_the_file_path(
     tmp_path: Path, ref: pd.DataFrame, baseline: dict
 ) -> None:
-    df = window_rows(ref, baseline, n=500).drop(columns=["age", "status"])
+    df = window_rows(baseline, n=500).drop(columns=["age", "status"])
     pushed, _, file, base, configs = profiles(tmp_path, sqlite(tmp_path, df), df, ref)
     assert pushed.scan["missing_columns"] == file.scan["missing_columns"] == ["age", "status"]
     assert "age" not in pushed.features and pushed.status is not None and pushed.status.rows == 0
@@ -95,7 +95,7 @@ def test_a_missing_feature_column_is_reported_like_the_file_path(
 
 
 def test_text_in_a_numerical_column_falls_back_to_streaming(tmp_path: Path, ref: pd.DataFrame, baseline: dict) -> None:
-    df = window_rows(ref, baseline, n=500)
+    df = window_rows(baseline, n=500)
     url = sqlite(tmp_path, df)
     engine = sa.create_engine(url)
     with engine.begin() as conn:  # SQLite keeps text that does not read as a number in a REAL column
@@ -112,7 +112,7 @@ def test_text_in_a_numerical_column_falls_back_to_streaming(tmp_path: Path, ref:
 
 
 def test_a_log_zone_other_than_utc_streams_on_sqlite(tmp_path: Path, ref: pd.DataFrame, baseline: dict) -> None:
-    df = window_rows(ref, baseline, n=400)
+    df = window_rows(baseline, n=400)
     url = sqlite(tmp_path, df)
     cfg = write_config(tmp_path, "m", {"kind": "sql", "url": url, "query": QUERY}, timezone="Europe/Paris")
     got = build_profile(cfg, DAY, baseline)
