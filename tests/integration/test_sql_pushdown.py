@@ -6,6 +6,7 @@ Uses fresh throw-away databases; fails, never skips, when the server is down.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import timedelta
@@ -27,6 +28,7 @@ from pushdown_support import (
     window_rows,
     write_config,
 )
+from support import SUITE
 from watchkeeper.baseline import build_baseline
 from watchkeeper.cli import main
 from watchkeeper.drift.counts import NumericalCounts
@@ -171,3 +173,24 @@ def test_an_empty_window_and_rows_only_outside_it(
     pushed, _, file, _, _ = profiles(tmp_path, database, df, ref)
     assert pushed.scan["pushdown"] is True and pushed.rows == file.rows == 0
     assert_profiles_equal(pushed, file)
+
+
+def test_the_gx_suite_runs_in_the_database_with_the_streamed_results(
+    tmp_path: Path, database: str, ref: pd.DataFrame, baseline: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "expectations").mkdir()
+    (tmp_path / "expectations" / "tiny.json").write_text(json.dumps(SUITE))
+    monkeypatch.setenv("WATCHKEEPER_EXPECTATIONS_DIR", str(tmp_path / "expectations"))
+    df = window_rows(baseline, n=800)
+    inside = df.index[(df["ts"] >= DAY.start) & (df["ts"] < DAY.end)]
+    df.loc[inside[:40], "score"] = 1.5  # fails the critical score expectation
+    load_table(database, df)
+    quality = {"suite": "tiny", "freshness_max_lag": "2h"}
+    pushed, streamed, _, _, _ = profiles(tmp_path, database, df, ref, quality=quality)
+    assert pushed.scan["pushdown"] is True and pushed.gx and streamed.gx
+
+    def outcome(gx: list[dict]) -> list[tuple]:
+        return sorted((r["metric"], r["subject"], r["value"], r["status"]) for r in gx)
+
+    assert outcome(pushed.gx) == outcome(streamed.gx)
+    assert "critical" in {r["status"] for r in pushed.gx}, outcome(pushed.gx)
