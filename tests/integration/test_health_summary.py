@@ -4,6 +4,7 @@ window, late labels and alerts opening and resolving; migration 0006 backfills a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -178,6 +179,11 @@ def test_summary_follows_every_write(store: MetricStore) -> None:
 
     store.apply_alerting("fraud", resolve_one)
     assert assert_matches_history(store)["fraud"]["open_alerts"] == 1
+
+    # readers that need no sparkline skip its points, nothing else
+    full, light = store.health()["fraud"], store.health(spark=False)["fraud"]
+    assert light.spark == [] and len(full.spark) == SPARK_WINDOWS - 2  # two windows still without labels
+    assert dataclasses.replace(light, spark_json=full.spark_json) == full
 
 
 def test_rerunning_a_window_is_idempotent(store: MetricStore) -> None:

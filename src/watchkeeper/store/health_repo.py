@@ -52,8 +52,9 @@ class HealthRow:
     key_value: float | None
     key_status: str | None
     key_baseline: float | None
-    #: ``[window start ISO, value]`` of the key metric's last windows, oldest first, as stored.
-    spark_json: tuple[tuple[str, float | None], ...] = ()
+    #: ``[window start ISO, value]`` of the key metric's last windows, oldest first, as stored (empty when
+    #: read with ``spark=False``).
+    spark_json: tuple[Any, ...] = ()
 
     @property
     def window(self) -> Window | None:
@@ -65,7 +66,7 @@ class HealthRow:
     @cached_property
     def spark(self) -> list[tuple[datetime, float | None]]:
         """``(window start, value)`` of the key metric's last windows, oldest first (parsed on first use)."""
-        return [(datetime.fromisoformat(start), value) for start, value in self.spark_json]
+        return [(datetime.fromisoformat(p[0]), None if p[1] is None else float(p[1])) for p in self.spark_json]
 
     @property
     def performance_window(self) -> Window | None:
@@ -122,7 +123,6 @@ def rebuild_health(connection: Session | Connection, models: Iterable[str] | Non
 
 def health_row(values: Mapping[str, Any]) -> HealthRow:
     """A :class:`HealthRow` from a ``model_health`` row (a mapping of its columns)."""
-    spark = tuple((str(p[0]), None if p[1] is None else float(p[1])) for p in values.get("spark") or [])
     return HealthRow(
         model=values["model"],
         window_start=values["window_start"],
@@ -139,19 +139,22 @@ def health_row(values: Mapping[str, Any]) -> HealthRow:
         key_value=values["key_value"],
         key_status=values["key_status"],
         key_baseline=values["key_baseline"],
-        spark_json=spark,
+        spark_json=tuple(values.get("spark") or ()),
     )
 
 
 class HealthRepository(StoreBase):
     """The model-health summary (a mixin of :class:`~watchkeeper.store.store.MetricStore`)."""
 
-    def health(self, models: Collection[str] | None = None) -> dict[str, HealthRow]:
-        """The health summary of ``models`` (default: every summarized model), keyed by model.
+    def health(self, models: Collection[str] | None = None, *, spark: bool = True) -> dict[str, HealthRow]:
+        """The health summary of ``models`` (default: every summarized model), keyed by model; without the
+        sparkline points when ``spark`` is False (less to decode for a reader that needs none).
 
         One query on a table with one row per model: cost grows with models, never with windows.
         """
-        stmt = select(ModelHealth.__table__).order_by(ModelHealth.model)
+        table = ModelHealth.__table__
+        columns = [c for c in table.c if spark or c.name != "spark"]
+        stmt = select(*columns).order_by(ModelHealth.model)
         if models is not None and len(models) <= _IN_LIMIT:
             stmt = stmt.where(ModelHealth.model.in_(sorted(models)))
 

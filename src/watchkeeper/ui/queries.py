@@ -92,18 +92,18 @@ def key_metric(row: HealthRow) -> KeyMetric | None:
 
 def latest_runs(store: MetricStore) -> dict[str, LatestRun]:
     """The latest window of every model with runs or results (from the health summary)."""
-    return {m: run for m, row in store.health().items() if (run := latest_run(row)) is not None}
+    return {m: run for m, row in store.health(spark=False).items() if (run := latest_run(row)) is not None}
 
 
 def latest_result_window(store: MetricStore, model: str) -> LatestRun | None:
     """The latest window of one model and its worst status (from the health summary); None if it has none."""
-    row = store.health([model]).get(model)
+    row = store.health([model], spark=False).get(model)
     return None if row is None else latest_run(row)
 
 
 def open_alert_counts(store: MetricStore) -> dict[str, int]:
     """Open (or ongoing) alert keys per model (from the health summary)."""
-    return {m: row.open_alerts for m, row in store.health().items() if row.open_alerts}
+    return {m: row.open_alerts for m, row in store.health(spark=False).items() if row.open_alerts}
 
 
 def key_metrics(store: MetricStore, models: Iterable[str]) -> dict[str, KeyMetric]:
@@ -120,7 +120,8 @@ def key_metrics(store: MetricStore, models: Iterable[str]) -> dict[str, KeyMetri
 
 def latest_performance_windows(store: MetricStore, models: Iterable[str]) -> dict[str, Window]:
     """The latest window with performance results of each of ``models`` that has one (from the health summary)."""
-    return {m: w for m, row in store.health(set(models)).items() if (w := row.performance_window) is not None}
+    health = store.health(set(models), spark=False)
+    return {m: w for m, row in health.items() if (w := row.performance_window) is not None}
 
 
 class Point(NamedTuple):
