@@ -67,6 +67,7 @@ bench: install
 	$(PY) benchmarks/bench_ui.py
 	$(PY) benchmarks/bench_read.py --hourly --check
 	$(PY) benchmarks/bench_check.py --rows 1000000 5000000 20000000
+	$(PY) benchmarks/bench_dag_run.py
 
 bench-peers: install ## Watchkeeper beside NannyML and Evidently (each in its own virtualenv) on the same window
 	bash benchmarks/peers/build.sh
