@@ -29,7 +29,7 @@ import numpy as np  # noqa: TID253 -- task-side module, imported only by GxRunne
 import pandas as pd  # noqa: TID253
 from numpy.typing import NDArray  # noqa: TID253
 
-from watchkeeper.gx_runner import Handling, _Outcome, expectation_columns, judge_value
+from watchkeeper.gx_runner import ColumnStats, Handling, NotMergeable, _Outcome, expectation_columns, judge_value
 from watchkeeper.profile.sketch import DuplicateCounter
 
 #: Values :class:`OrderStatistics` keeps in memory before spilling, and reads per block (8 MB).
@@ -337,6 +337,7 @@ class WindowColumns:
         self.carry: dict[str, pd.Series] = {}
         self.values: dict[str, ValueCounts] = {}
         self.order: dict[str, OrderStatistics] = {}
+        self.stats: dict[str, ColumnStats] = {}
 
     def _columns(self, i: int) -> list[str]:
         return expectation_columns(self.expectations[i]) or []
@@ -364,7 +365,12 @@ class WindowColumns:
             if counts.rows < self.rows:
                 counts.add(chunk[column] if column in chunk.columns else pd.Series([None] * len(chunk), dtype=object))
                 counts.rows = self.rows
-        for i in self.by_how.get(Handling.ORDER, []):
+        for i in self.by_how.get(Handling.ZSCORES, []):
+            column = self._columns(i)[0]
+            stats = self.stats.setdefault(column, ColumnStats(column))
+            if stats.rows < self.rows:
+                stats.add(chunk[column] if column in chunk.columns else None, len(chunk))
+        for i in self.by_how.get(Handling.ORDER, []) + self.by_how.get(Handling.ZSCORES, []):
             column = self._columns(i)[0]
             order = self.order.setdefault(column, OrderStatistics(self.memory_values))
             if order.rows < self.rows:
@@ -437,6 +443,33 @@ class WindowColumns:
     def repeated_rows(self, i: int) -> int:
         """Rows of a uniqueness expectation whose value (or row of values) occurs more than once."""
         return self.counters[self._key(i)].group_counts()[1]
+
+    def z_score_unexpected(self, i: int, parameters: dict[str, Any]) -> int | str:
+        """Non-null rows whose z-score against the window's mean and standard deviation (merged statistics)
+        is not under the threshold, as GX's condition judges them; a reason when they cannot be judged."""
+        from great_expectations.core.suite_parameters import build_suite_parameters
+
+        column = self._columns(i)[0]
+        order, stats = self.order[column], self.stats[column]
+        kwargs, _ = build_suite_parameters(dict(self.expectations[i].get("kwargs") or {}), parameters)
+        try:
+            mean, std = stats.metric("column.mean"), stats.metric("column.standard_deviation")
+        except (NotMergeable, TypeError) as exc:
+            return f"the z-scores of this column are not computed across chunks: {exc}"
+        if order.unsupported is not None:
+            return f"the z-scores of a {order.unsupported} column are not computed across chunks"
+        if std is None or std == 0 or math.isnan(std) or order.neg_inf or order.pos_inf:
+            return 0  # undefined z-scores meet the expectation (GX treats NaN as under the threshold)
+        threshold = float(kwargs["threshold"])
+        double_sided = bool(kwargs.get("double_sided", True))
+        unexpected = 0
+        dtype = np.int64 if order.integer else np.float64
+        for block in order._blocks():
+            with np.errstate(all="ignore"):
+                z = (block.astype(dtype) - mean) / std
+                under = np.abs(z) < abs(threshold) if double_sided else z < threshold
+            unexpected += int(np.count_nonzero(~(under | np.isnan(z))))
+        return unexpected
 
     def _distinct(self, i: int, kind: str, parameters: dict[str, Any]) -> _Outcome:
         counter = self.counters[self._key(i)]

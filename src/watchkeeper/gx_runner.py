@@ -15,7 +15,8 @@ every expectation has a defined way to reach the same answer (see ``docs/quality
   (:mod:`watchkeeper.gx_columns`): uniqueness from spilled value hashes, increasing/decreasing with the
   previous chunk's last value carried over, distinct-value sets and modes from merged value counts,
   distinct counts from the hashes, median and quantiles from exact order statistics of spilled values;
-- z-scores, outliers and KL divergence still run once on their columns, accumulated across chunks;
+- z-scores are judged on spilled values against the window's merged mean and standard deviation;
+- outliers and KL divergence still run once on their columns, accumulated across chunks;
 - anything else is ``skipped`` with the reason, never answered from part of the window.
 """
 
@@ -59,6 +60,7 @@ class Handling(StrEnum):
     VALUES = "values"  # once, on a small frame with the window's distinct values and modes
     DISTINCT = "distinct"  # distinct count from spilled value hashes, judged by GX
     ORDER = "order"  # exact order statistics of spilled values (median, quantiles), judged by GX
+    ZSCORES = "z-scores"  # per chunk for the counts; spilled values judged against the window's mean and stdev
     COLUMNS = "columns"  # once, on the columns it reads, accumulated across chunks
     UNSUPPORTED = "unsupported"  # skipped with the reason
 
@@ -142,7 +144,6 @@ ORDER_METRIC = {
 #: Expectations that read whole columns at once: validated once on those columns, accumulated.
 WHOLE_COLUMN = frozenset(
     {
-        "expect_column_value_z_scores_to_be_less_than",
         "expect_column_values_to_not_be_outliers",
         "expect_column_kl_divergence_to_be_less_than",
     }
@@ -153,6 +154,7 @@ _COLUMN_HANDLING = (
     + [(k, Handling.VALUES) for k in VALUE_SET]
     + [(k, Handling.DISTINCT) for k in DISTINCT_METRIC]
     + [(k, Handling.ORDER) for k in ORDER_METRIC]
+    + [("expect_column_value_z_scores_to_be_less_than", Handling.ZSCORES)]
     + [(k, Handling.COLUMNS) for k in WHOLE_COLUMN]
     + [(k, Handling.STATS) for k in MERGED_METRIC]
 )
@@ -374,10 +376,10 @@ class GxRunner:
         """Validate the pending rows as one chunk of a window of several chunks."""
         chunk = self._take_pending()
         self.n_chunks += 1
-        per_chunk = (Handling.ROW, Handling.DTYPE, Handling.REPEATS)
+        per_chunk = (Handling.ROW, Handling.DTYPE, Handling.REPEATS, Handling.ZSCORES)
         row_level = [i for i, (how, _) in enumerate(self.handling) if how in per_chunk]
         for i, outcome in self._validate(row_level, chunk).items():
-            if self.handling[i][0] is Handling.REPEATS:  # counts from GX; repeats are counted over the window
+            if self.handling[i][0] in (Handling.REPEATS, Handling.ZSCORES):  # GX's counts; unexpected: window-wide
                 outcome.result["unexpected_count"] = 0
                 outcome.result["partial_unexpected_list"] = []
             if self.handling[i][0] is not Handling.DTYPE:
@@ -463,10 +465,20 @@ class GxRunner:
         if self._pending:
             self._flush()
         state = self._window_columns
+        skipped: dict[int, _Outcome] = {}
         for i, (how, _) in enumerate(self.handling):
             if how is Handling.REPEATS and state is not None and i in self._totals:
                 self._totals[i].unexpected_count = state.repeated_rows(i)
+            failed = i in self._totals and bool(self._totals[i].metric_error or self._totals[i].error)
+            if how is Handling.ZSCORES and state is not None and i in self._totals and not failed:
+                unexpected = state.z_score_unexpected(i, self.parameters)
+                if isinstance(unexpected, str):
+                    exp = self.expectations[i]
+                    skipped[i] = _Outcome(str(exp.get("type")), self._totals[i].kwargs, True, {}, skipped=unexpected)
+                else:
+                    self._totals[i].unexpected_count = unexpected
         outcomes: dict[int, _Outcome] = {i: totals.outcome() for i, totals in self._totals.items()}
+        outcomes.update(skipped)
         if state is not None:
             outcomes.update(state.outcomes(self._validate, self.parameters))
         for i, seen in self._dtypes.items():

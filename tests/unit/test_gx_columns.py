@@ -57,6 +57,10 @@ WHOLE_SUITE = [
     _exp("expect_column_unique_value_count_to_be_between", column="pid", min_value=100),
     _exp("expect_column_proportion_of_unique_values_to_be_between", column="pid", min_value=0.99),
     _exp("expect_column_proportion_of_unique_values_to_be_between", column="k", max_value=0.1),
+    _exp("expect_column_value_z_scores_to_be_less_than", column="x", threshold=1.5, double_sided=True, mostly=0.9),
+    _exp("expect_column_value_z_scores_to_be_less_than", column="k", threshold=1, double_sided=False),
+    _exp("expect_column_value_z_scores_to_be_less_than", column="steps", threshold=-0.5, double_sided=True),
+    _exp("expect_column_value_z_scores_to_be_less_than", column="empty", threshold=2, double_sided=True),
     _exp("expect_column_median_to_be_between", column="x", min_value=-0.1, max_value=0.1),
     _exp("expect_column_median_to_be_between", column="k", min_value=5, max_value=6),
     _exp("expect_column_median_to_be_between", column="empty", min_value=0),
@@ -150,6 +154,16 @@ def test_whole_column_expectations_in_chunks_equal_one_validation(tiny: TinyMode
     assert by[("gx.expect_column_values_to_be_unique", "clean_id")].status is Status.OK
     assert by[("gx.expect_column_values_to_be_increasing", "c")].status is Status.WARNING  # text: metric error
     assert "could not be evaluated" in by[("gx.expect_column_values_to_be_increasing", "c")].message
+    zscores = by[("gx.expect_column_value_z_scores_to_be_less_than", "x")]
+    assert zscores.details["unexpected_count"] > 0 and zscores.details["missing_count"] > 0
+
+
+def test_z_scores_of_a_text_column_fail_with_gx_reason(tiny: TinyModel) -> None:
+    """GX fails on the mean or the deviation of text (which first is up to GX's metric order)."""
+    _suite(tiny, [_exp("expect_column_value_z_scores_to_be_less_than", column="c", threshold=2, double_sided=True)])
+    runner = _chunked(tiny, _window(600, 4), chunk_rows=97, memory_values=64, seed=4)
+    (result,) = runner.results()
+    assert result.status is Status.WARNING and "could not be evaluated: Cannot perform reduction" in result.message
 
 
 def test_uniqueness_across_chunks_nulls_and_mostly(tiny: TinyModel) -> None:
@@ -259,6 +273,7 @@ MEMORY_SUITE = [
     _exp("expect_column_most_common_value_to_be_in_set", column="g", value_set=list(range(10))),
     _exp("expect_column_median_to_be_between", column="x", min_value=-1, max_value=1),
     _exp("expect_column_quantile_values_to_be_between", column="x", quantile_ranges=QUANTILES),
+    _exp("expect_column_value_z_scores_to_be_less_than", column="x", threshold=5, double_sided=True),
 ]
 
 
