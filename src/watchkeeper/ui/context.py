@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-
 class BadRequestError(ValueError):
     """A query parameter the API cannot use (answered 400)."""
 
