@@ -380,32 +380,6 @@ def _stream_rows(
     batches = 0
     for chunk in result.partitions(batch_rows):
         frame = pd.DataFrame.from_records(chunk, columns=targets.streamed, coerce_float=True)
-        _add_row_level(profile, frame, confidence=targets.class_confidence)
+        profile.add_row_level(frame, confidence=targets.class_confidence)
         batches += 1
     return batches
-
-
-def _add_row_level(profile: WindowProfile, df: pd.DataFrame, *, confidence: bool) -> None:
-    """TEMPORARY until WindowProfile.add_row_level exists."""
-    spec = profile.spec
-    if profile.estimation is not None:
-        profile.estimation.update(df)
-    if profile.latency is not None:
-        values = profile._numbers(df, spec.latency)
-        if values is not None:
-            profile.latency.add(values)
-    fitted = spec.multivariate
-    if profile.multivariate is not None and fitted is not None and len(df):
-        if all(c in df.columns for c in (*fitted.numerical, *fitted.categorical)):
-            profile.multivariate.add_batch(fitted, df)
-    if profile.probabilities is not None:
-        profile.probabilities.add_frame(df, list(spec.class_scores.values()))
-    if confidence:
-        import numpy as np
-
-        conf = profile._confidence(df, None)
-        if conf is not None:
-            finite = conf[np.isfinite(conf)]
-            profile.confidence_n += int(finite.size)
-            profile.confidence_sum += float(finite.sum())
-            profile.low_confidence += int(np.count_nonzero(finite < spec.low_confidence))

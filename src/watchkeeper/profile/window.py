@@ -280,12 +280,35 @@ class WindowProfile:
             self.predicted.add(df[spec.prediction])
         if self.probabilities is not None:
             self.probabilities.add_frame(df, list(spec.class_scores.values()))
-        confidence = self._confidence(df, scores)
+        self._add_confidence(self._confidence(df, scores))
+
+    def _add_confidence(self, confidence: FloatArray | None) -> None:
         if confidence is not None:
             finite = confidence[np.isfinite(confidence)]
             self.confidence_n += int(finite.size)
             self.confidence_sum += float(finite.sum())
-            self.low_confidence += int(np.count_nonzero(finite < spec.low_confidence))
+            self.low_confidence += int(np.count_nonzero(finite < self.spec.low_confidence))
+
+    def add_row_level(self, df: pd.DataFrame, *, confidence: bool = False) -> None:
+        """Fold in only the parts that need each row: the performance estimator, the multivariate detector,
+        the latency sketch, the class-probability checks and, with ``confidence``, the confidence of the
+        class-score columns. The profile of a SQL log computed in the database
+        (:mod:`watchkeeper.profile.pushdown`) streams those columns through this."""
+        spec = self.spec
+        if self.estimation is not None:
+            self.estimation.update(df)
+        if self.latency is not None:
+            values = self._numbers(df, spec.latency)
+            if values is not None:
+                self.latency.add(values)
+        fitted = spec.multivariate
+        if self.multivariate is not None and fitted is not None and len(df):
+            if all(c in df.columns for c in (*fitted.numerical, *fitted.categorical)):
+                self.multivariate.add_batch(fitted, df)
+        if self.probabilities is not None:
+            self.probabilities.add_frame(df, list(spec.class_scores.values()))
+        if confidence:
+            self._add_confidence(self._confidence(df, None))
 
     def _confidence(self, df: pd.DataFrame, scores: FloatArray | None) -> FloatArray | None:
         spec = self.spec
