@@ -8,7 +8,7 @@ The DAG builders call these helpers (see docs/deployment.md, "Health in Airflow"
   ``watchkeeper_health``, which the scheduler-side listener (:mod:`watchkeeper.airflow.health_listener`)
   turns into the DAG run's note once the run finishes.
 - :func:`check_health` in a final ``health`` task (:data:`HEALTH_TASK_ARGS`, with :class:`ModelPageLink`
-  attached by :func:`attach_model_link`): it fails -- without retry and without "monitoring failed" --
+  attached by :func:`attach_model_link`): it fails -- never retried and without "monitoring failed" --
   only when the window is critical, so a critical window is a red run in the grid and a healthy one green.
 
 Imported at DAG parse time: Airflow's task SDK and the standard library only.
@@ -36,11 +36,12 @@ NOTE_MAX_CHARS = 1000
 TOP_FINDINGS = 5
 #: Task id of the final task that makes a critical window a failed run.
 HEALTH_TASK_ID = "health"
-#: Arguments of that task: no retry (a critical window stays critical), no "monitoring failed" alert
-#: (it is the model that is unhealthy, not the monitoring), and it runs after its upstream succeeded.
+#: Arguments of that task: no "monitoring failed" alert (it is the model that is unhealthy, not the
+#: monitoring). A critical window is not retried: :func:`check_health` raises ``AirflowFailException``, which
+#: Airflow never retries (a critical window stays critical); the task keeps the DAG's retries so that a
+#: worker lost while it runs does not turn a healthy window into a failed run.
 HEALTH_TASK_ARGS: dict[str, Any] = {
     "task_id": HEALTH_TASK_ID,
-    "retries": 0,
     "on_failure_callback": None,
     "multiple_outputs": False,
 }
@@ -244,7 +245,7 @@ def emit_health(
 
 
 def check_health(payload: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Body of the final ``health`` task: fail the run (no retry) when the window is critical.
+    """Body of the final ``health`` task: fail the run (``AirflowFailException``: no retry) when the window is critical.
 
     ``payload`` is the output of the publishing task: its health payload, or a summary that carries one
     under ``"health"``, or at least a ``"status"``. An ``error`` status is not raised here: the task that

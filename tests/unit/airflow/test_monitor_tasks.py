@@ -68,6 +68,6 @@ def test_monitor_dag_ends_in_the_health_task_and_report_publishes_the_health_ass
     report, gate = dag.get_task("report"), dag.get_task("health")
     assert [(a.name, a.uri) for a in report.outlets] == [("watchkeeper_health__tiny", "watchkeeper://health/tiny")]
     assert gate.upstream_task_ids == {"report"} and gate.downstream_task_ids == set()
-    assert gate.retries == 0 and not gate.on_failure_callback  # the DAG's defaults: 1 retry, "monitoring failed"
+    assert gate.retries == 1 and not gate.on_failure_callback  # a lost worker is retried, a critical window never
     assert report.retries == 1 and report.on_failure_callback
     assert [link.name for link in gate.operator_extra_links] == ["Model health"]

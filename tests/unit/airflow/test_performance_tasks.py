@@ -172,7 +172,7 @@ def test_performance_dag_ends_in_the_health_task_beside_the_retraining_branch() 
     assert [a.name for a in score.outlets] == ["watchkeeper_health__demo_fraud"]
     assert score.downstream_task_ids == {"health", "decide_retraining"}  # a critical window still retrains
     assert gate.upstream_task_ids == {"score"} and gate.downstream_task_ids == set()
-    assert gate.retries == 0 and not gate.on_failure_callback
+    assert gate.retries == 1 and not gate.on_failure_callback
     assert [link.name for link in gate.operator_extra_links] == ["Model health"]
 
 
