@@ -175,11 +175,16 @@ class HealthRepository(StoreBase):
 
 
 def _latest(session: Session | Connection, model: str) -> dict[str, Any]:
-    """The latest window with a run (its status, run id, rows); else the latest window with results."""
+    """The latest window with a run (its status, run id, rows); else the latest window with results.
+
+    Latest = latest start, then latest end: the order of the ``(model, window_start, window_end)`` unique
+    indexes, so the database reads one index entry however long the history (a model's windows follow each
+    other, so this is also the latest end).
+    """
     run = session.execute(
         select(Run.window_start, Run.window_end, Run.status, Run.run_id, Run.n_rows)
         .where(Run.model == model)
-        .order_by(Run.window_end.desc(), Run.window_start.desc())
+        .order_by(Run.window_start.desc(), Run.window_end.desc())
         .limit(1)
     ).first()
     if run is not None:
@@ -187,7 +192,7 @@ def _latest(session: Session | Connection, model: str) -> dict[str, Any]:
     last = session.execute(
         select(Metric.window_start, Metric.window_end)
         .where(Metric.model == model)
-        .order_by(Metric.window_end.desc(), Metric.window_start.desc())
+        .order_by(Metric.window_start.desc(), Metric.window_end.desc())
         .limit(1)
     ).first()
     if last is None:
