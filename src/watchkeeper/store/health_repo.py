@@ -8,14 +8,15 @@ same after years of windows, and pages read one row per model instead of scannin
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, delete, func, insert, select, union
+from sqlalchemy import Connection, Text, and_, cast, delete, func, insert, select, union
 from sqlalchemy.orm import Session
 
 from watchkeeper.catalogs.monitor import DRIFT_TESTS
@@ -143,6 +144,20 @@ def health_row(values: Mapping[str, Any]) -> HealthRow:
     )
 
 
+class SummaryResult(NamedTuple):
+    """A stored result of a window the summary names (see :meth:`HealthRepository.summary_results`)."""
+
+    model: str
+    check: str
+    metric: str
+    subject: str
+    value: float | None
+    threshold: float | None
+    status: str
+    #: ``details.get(key)`` for each requested key, in order, as stored (numbers keep their digits).
+    picked: tuple[Any, ...]
+
+
 class HealthRepository(StoreBase):
     """The model-health summary (a mixin of :class:`~watchkeeper.store.store.MetricStore`)."""
 
@@ -163,6 +178,40 @@ class HealthRepository(StoreBase):
             return {r.model: r for r in rows if models is None or r.model in models}
 
         return self._transact("read the model health summary", work, write=False)
+
+    def summary_results(
+        self, models: Collection[str], *, performance: bool = False, keys: Sequence[str] = ()
+    ) -> list[SummaryResult]:
+        """The stored results of each of ``models``' latest window -- with ``performance``, the model-wide
+        performance results of its latest window with performance results -- ordered by model, check, metric
+        and subject. With ``keys``, each row carries those keys of its details, picked by the database (large
+        details such as current bin counts are neither sent nor decoded).
+
+        One query joining the summary to the results' unique index: cost grows with models, never with windows.
+        """
+        start, end = (
+            (ModelHealth.perf_window_start, ModelHealth.perf_window_end)
+            if performance
+            else (ModelHealth.window_start, ModelHealth.window_end)
+        )
+        columns = (Metric.model, Metric.check, Metric.metric, Metric.subject, Metric.value, Metric.threshold)
+        on = and_(Metric.model == ModelHealth.model, Metric.window_start == start, Metric.window_end == end)
+        order = (Metric.model, Metric.check, Metric.metric, Metric.subject)
+
+        def work(session: Session) -> list[SummaryResult]:
+            stmt = select(*columns, Metric.status, _picked(session, keys)).join(ModelHealth, on).order_by(*order)
+            if performance:
+                stmt = stmt.where(Metric.check == "performance", Metric.subject == "")
+            if len(models) <= _IN_LIMIT:
+                stmt = stmt.where(ModelHealth.model.in_(sorted(models)))
+            n_keys = len(keys)
+            return [
+                SummaryResult(m, c, n, s or "", v, t, str(status), tuple(json.loads(p)[:n_keys]) if n_keys else ())
+                for m, c, n, s, v, t, status, p in session.execute(stmt)
+                if m in models
+            ]
+
+        return self._transact("read the results of the summarized windows", work, write=False)
 
     def rebuild_health(self, models: Iterable[str] | None = None) -> int:
         """Recompute the health summary from the stored history (all models by default); returns the rows
@@ -275,6 +324,19 @@ def _key_metric(session: Session | Connection, model: str, window: Window) -> di
         "baseline": threshold,
         "spark": [(p[0], p[1]) for p in drift],
     }
+
+
+def _picked(session: Session, keys: Sequence[str]) -> Any:
+    """JSON text of ``[details.get(key) for key in keys]`` (one more item with a single key on SQLite), built by
+    the database from the stored text: numbers keep their stored digits and booleans stay booleans (SQLite's
+    one-path ``json_extract`` returns a REAL, printed with 15 digits by ``json_quote``, and ``true`` as 1)."""
+    if not keys:
+        return cast(None, Text)
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.jsonb_build_array(*(Metric.details[k] for k in keys)), Text)
+    paths = [f'$."{k}"' for k in keys]
+    # with two paths or more, json_extract returns a JSON array (one path would return the bare value)
+    return func.json_extract(Metric.details, *paths, *paths[:1] * (len(paths) == 1))
 
 
 def _has_alerts(session: Session | Connection, model: str) -> bool:

@@ -1,9 +1,10 @@
 """Model health for Prometheus: ``GET /api/metrics`` in the Prometheus text exposition format (0.0.4).
 
-Every series is a gauge labelled by ``model``; only models the viewer may read are exported. What is read:
-the store's health summary (latest window, open alert keys, key metric and latest window with performance
-results, one row per model), then the results of those windows (grouped by window). Nothing is computed
-from raw data, and nothing scans the history.
+Every series is a gauge labelled by ``model``; only models the viewer may read are exported. What is read, in
+three queries: the store's health summary (latest window, open alert keys, key metric and latest window with
+performance results, one row per model), then the results of those windows joined to the summary -- narrow
+columns, and of each result's details only the keys a sample needs (:data:`PICKED`), picked by the database.
+Nothing is computed from raw data, and nothing scans the history.
 
 =============================================================  ==============================================
 series                                                          meaning
@@ -30,22 +31,27 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 from watchkeeper.alerting.notice import BASELINE_KEYS
-from watchkeeper.ui import queries
+from watchkeeper.store.health_repo import HealthRow, SummaryResult
 from watchkeeper.ui.access import Access
 from watchkeeper.ui.context import UIContext
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STATUS_VALUE = {"ok": 0.0, "warning": 1.0, "critical": 2.0, "error": 3.0}
 FINDINGS = ("warning", "critical", "error")
+#: Keys of a result's details the samples need: its baseline candidates, then the critical threshold.
+PICKED = (*BASELINE_KEYS, "critical")
 
 
 def _label_value(text: object) -> str:
     return str(text).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def labels(**pairs: object) -> str:
+    """The label set of a sample, rendered (values escaped), in the order given."""
+    return ",".join(f'{k}="{_label_value(v)}"' for k, v in pairs.items())
 
 
 def _number(value: float) -> str:
@@ -56,38 +62,28 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
-@dataclass
-class _Family:
-    help: str
-    samples: list[tuple[dict[str, str], float]] = field(default_factory=list)
-
-
 class Exposition:
-    """Gauge families written in the Prometheus text format."""
+    """Gauge families written in the Prometheus text format; samples are rendered as they are added."""
 
-    def __init__(self) -> None:
-        self._families: dict[str, _Family] = {}
+    def __init__(self, families: Mapping[str, str]) -> None:
+        self._help = dict(families)
+        self._lines: dict[str, list[str]] = {name: [] for name in families}
 
-    def family(self, name: str, help_text: str) -> None:
-        """Declare a family (written even when it has no sample)."""
-        self._families.setdefault(name, _Family(help_text))
-
-    def add(self, name: str, labels: Mapping[str, object], value: float | None) -> None:
-        """One sample; ``None`` values are left out."""
+    def add(self, name: str, label_text: str, value: float | None) -> None:
+        """One sample with labels rendered by :func:`labels`; ``None`` values are left out."""
         if value is None or isinstance(value, bool):
             return
-        self._families[name].samples.append(({k: str(v) for k, v in labels.items()}, float(value)))
+        self._lines[name].append(
+            f"{name}{{{label_text}}} {_number(value)}" if label_text else f"{name} {_number(value)}"
+        )
 
     def render(self) -> str:
-        """The exposition text."""
-        lines: list[str] = []
-        for name, family in self._families.items():
-            lines.append(f"# HELP {name} {family.help}")
-            lines.append(f"# TYPE {name} gauge")
-            for labels, value in family.samples:
-                text = ",".join(f'{k}="{_label_value(v)}"' for k, v in labels.items())
-                lines.append(f"{name}{{{text}}} {_number(value)}" if text else f"{name} {_number(value)}")
-        return "\n".join(lines) + "\n"
+        """The exposition text (every declared family, even one without samples)."""
+        parts: list[str] = []
+        for name, lines in self._lines.items():
+            parts.append(f"# HELP {name} {self._help[name]}\n# TYPE {name} gauge\n")
+            parts.extend(f"{line}\n" for line in lines)
+        return "".join(parts)
 
 
 FAMILIES = {
@@ -107,24 +103,31 @@ FAMILIES = {
 }
 
 
-def _baseline(details: Mapping[str, Any]) -> float | None:
-    for key in BASELINE_KEYS:
-        value = details.get(key)
+def _baseline(picked: Sequence[object]) -> float | None:
+    """The first finite number among the baseline keys (``picked`` follows :data:`PICKED`)."""
+    for value in picked[: len(BASELINE_KEYS)]:
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)
     return None
 
 
-def _threshold(row: queries.LatestRow) -> float | None:
-    critical = row.details.get("critical")
+def _threshold(row: SummaryResult) -> float | None:
+    critical = row.picked[-1]
     if row.status == "critical" and isinstance(critical, int | float) and not isinstance(critical, bool):
         return float(critical)
     return row.threshold
 
 
-def _exported(row: queries.LatestRow) -> bool:
+def _exported(row: SummaryResult) -> bool:
     """Model-wide results of every check, and drift per feature (the rest is summed up in the findings)."""
     return row.subject == "" or row.check == "drift"
+
+
+def _by_model(rows: Iterable[SummaryResult]) -> dict[str, list[SummaryResult]]:
+    out: dict[str, list[SummaryResult]] = defaultdict(list)
+    for row in rows:
+        out[row.model].append(row)
+    return out
 
 
 def render(ctx: UIContext, access: Access) -> str:
@@ -132,44 +135,39 @@ def render(ctx: UIContext, access: Access) -> str:
     ctx.require_listing(access)
     store = ctx.store
     known = ctx.known(access)
-    out = Exposition()
-    for name, help_text in FAMILIES.items():
-        out.family(name, help_text)
-    wanted = set(known.models)
-    latest = {m: r for m, r in queries.latest_runs(store).items() if m in wanted}
-    for model in known.models:
-        if model not in latest and (found := queries.latest_result_window(store, model)) is not None:
-            latest[model] = found
-    alerts = queries.open_alert_counts(store)
-    keys = queries.key_metrics(store, {m: r.window for m, r in latest.items()})
-    monitor_rows = queries.rows_of_windows(store, {m: r.window for m, r in latest.items()})
-    performance_windows = queries.latest_performance_windows(store, known.models)
-    performance_rows = queries.rows_of_windows(store, performance_windows, checks=["performance"], model_wide=True)
+    out = Exposition(FAMILIES)
+    health = store.health(known.models, spark=False)
+    monitor = _by_model(store.summary_results(known.models, keys=PICKED))
+    performance = _by_model(store.summary_results(known.models, performance=True, keys=PICKED))
     for model in known.models:
         config = known.configs.get(model)
         owner = config.model.owner if config else ""
-        out.add("watchkeeper_model_info", {"model": model, "owner": owner, "configured": str(bool(config)).lower()}, 1)
-        out.add("watchkeeper_model_open_alerts", {"model": model}, alerts.get(model, 0))
-        run = latest.get(model)
-        if run is not None:
-            out.add("watchkeeper_model_status", {"model": model}, STATUS_VALUE.get(str(run.status), 0.0))
-            out.add("watchkeeper_model_last_window_end_timestamp_seconds", {"model": model}, run.window.end.timestamp())
-        if model in performance_windows:
-            end = performance_windows[model].end.timestamp()
-            out.add("watchkeeper_performance_window_end_timestamp_seconds", {"model": model}, end)
-        key = keys.get(model)
-        if key is not None:
-            labels = {"model": model, "check": key.check, "metric": key.metric if key.check != "drift" else "drift"}
-            out.add("watchkeeper_key_metric", labels, key.value)
-            out.add("watchkeeper_key_metric_baseline", labels, key.baseline)
-        _results(out, model, monitor_rows.get(model, []), performance_rows.get(model, []))
-    out.add("watchkeeper_invalid_configs", {}, len(known.broken))
+        info = labels(model=model, owner=owner, configured=str(bool(config)).lower())
+        out.add("watchkeeper_model_info", info, 1)
+        of_model = labels(model=model)
+        row = health.get(model)
+        out.add("watchkeeper_model_open_alerts", of_model, row.open_alerts if row else 0)
+        if row is not None:
+            _summary(out, of_model, row)
+        _results(out, model, monitor.get(model, []), performance.get(model, []))
+    out.add("watchkeeper_invalid_configs", "", len(known.broken))
     return out.render()
 
 
-def _results(
-    out: Exposition, model: str, monitor: list[queries.LatestRow], performance: list[queries.LatestRow]
-) -> None:
+def _summary(out: Exposition, of_model: str, row: HealthRow) -> None:
+    if (window := row.window) is not None:
+        out.add("watchkeeper_model_status", of_model, STATUS_VALUE.get(row.status or "ok", 0.0))
+        out.add("watchkeeper_model_last_window_end_timestamp_seconds", of_model, window.end.timestamp())
+    if (performance := row.performance_window) is not None:
+        out.add("watchkeeper_performance_window_end_timestamp_seconds", of_model, performance.end.timestamp())
+    if row.key_check is not None and row.key_metric is not None:
+        metric = row.key_metric if row.key_check != "drift" else "drift"
+        key = labels(model=row.model, check=row.key_check, metric=metric)
+        out.add("watchkeeper_key_metric", key, row.key_value)
+        out.add("watchkeeper_key_metric_baseline", key, row.key_baseline)
+
+
+def _results(out: Exposition, model: str, monitor: list[SummaryResult], performance: list[SummaryResult]) -> None:
     findings: dict[tuple[str, str], int] = defaultdict(int)
     for row in monitor:
         if row.status in FINDINGS:
@@ -177,11 +175,11 @@ def _results(
     # performance results of the latest window with labels (often older than the latest monitor window)
     rows = [r for r in monitor if r.check != "performance" and _exported(r)] + performance
     for (check, severity), count in sorted(findings.items()):
-        out.add("watchkeeper_model_findings", {"model": model, "check": check, "severity": severity}, count)
+        out.add("watchkeeper_model_findings", labels(model=model, check=check, severity=severity), count)
     for row in rows:
-        labels = {"model": model, "check": row.check, "metric": row.metric, "subject": row.subject}
-        out.add("watchkeeper_result_value", labels, row.value)
-        out.add("watchkeeper_result_threshold", labels, _threshold(row))
-        out.add("watchkeeper_result_baseline", labels, _baseline(row.details))
+        text = labels(model=model, check=row.check, metric=row.metric, subject=row.subject)
+        out.add("watchkeeper_result_value", text, row.value)
+        out.add("watchkeeper_result_threshold", text, _threshold(row))
+        out.add("watchkeeper_result_baseline", text, _baseline(row.picked))
         if row.status in STATUS_VALUE:
-            out.add("watchkeeper_result_status", labels, STATUS_VALUE[row.status])
+            out.add("watchkeeper_result_status", text, STATUS_VALUE[row.status])
