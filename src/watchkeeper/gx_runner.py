@@ -12,7 +12,7 @@ every expectation has a defined way to reach the same answer (see ``docs/quality
 - **aggregate** expectations (mean, min, max, sum, stdev, non-null share) are judged by GX on metrics
   merged from per-chunk statistics;
 - the expectations that compare rows with each other keep bounded state across chunks
-  (:mod:`watchkeeper.gx_columns`): uniqueness from spilled value hashes, increasing/decreasing with the
+  (:mod:`watchkeeper.gx_window`): uniqueness from spilled value hashes, increasing/decreasing with the
   previous chunk's last value carried over, distinct-value sets and modes from merged value counts,
   distinct counts from the hashes, median and quantiles from exact order statistics of spilled values;
 - z-scores are judged on spilled values against the window's merged mean and standard deviation;
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from watchkeeper.config import LoadedConfig
-    from watchkeeper.gx_columns import WindowColumns
+    from watchkeeper.gx_window import WindowColumns
 
 log = logging.getLogger(__name__)
 
@@ -405,7 +405,7 @@ class GxRunner:
 
     def _add_window_columns(self, chunk: pd.DataFrame) -> None:
         """Bounded state of the whole-column expectations (hashes, value counts, order statistics, carry)."""
-        from watchkeeper.gx_columns import WindowColumns
+        from watchkeeper.gx_window import WindowColumns
 
         if self._window_columns is None:
             hows = [how for how, _ in self.handling]
