@@ -82,12 +82,12 @@ def profile_in_database(
     """
     import sqlalchemy as sa
 
-    from watchkeeper.sources.sql import _engine, sql_error, sql_url
+    from watchkeeper.sources.sql import sql_engine, sql_error, sql_url
 
     source = config.model.predictions.source
     assert isinstance(source, SqlSource)
     url = sql_url(source)
-    engine = _engine(url)
+    engine = sql_engine(url)
     try:
         with engine.connect() as conn:
             return _run(config, window, profile, conn, wanted=list(wanted), batch_rows=batch_rows, url=url)
@@ -169,14 +169,14 @@ def _declined(reason: str) -> dict[str, Any]:
 def _query_params(config: LoadedConfig, window: Window, url: str) -> dict[str, Any]:
     """The user query's ``:start``/``:end`` exactly as the streaming path binds them."""
     from watchkeeper.sources.base import ScanRequest
-    from watchkeeper.sources.sql import _window_params
+    from watchkeeper.sources.sql import window_params
 
     log_cfg = config.model.predictions
     source = log_cfg.source
     assert isinstance(source, SqlSource)
     zone = log_cfg.timezone
     request = ScanRequest(source, config.base_dir, window=window, timestamp=log_cfg.timestamp, timezone=zone)
-    return _window_params(source, request, url)
+    return window_params(source, request, url)
 
 
 def _probe(conn: sa.Connection, query: str, params: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:

@@ -38,8 +38,8 @@ class SqlKind(SourceKind):
         source = request.source
         assert isinstance(source, SqlSource)
         url = sql_url(source)
-        params = _window_params(source, request, url)
-        engine = _engine(url)
+        params = window_params(source, request, url)
+        engine = sql_engine(url)
         closing = False
         try:
             with engine.connect() as conn:
@@ -76,7 +76,7 @@ class SqlKind(SourceKind):
         if ":start" in source.query or ":end" in source.query:
             return None
         url = sql_url(source)
-        engine = _engine(url)
+        engine = sql_engine(url)
         try:
             with engine.connect() as conn:
                 query = source.query.strip().rstrip(";")
@@ -127,7 +127,8 @@ def sql_error(url: str, exc: BaseException) -> SourceError:
     return SourceError(f"SQL source {mask_url(url)} failed: {type(cause).__name__}: {first} -- {hint}")
 
 
-def _engine(url: str) -> sa.Engine:
+def sql_engine(url: str) -> sa.Engine:
+    """A SQLAlchemy engine for ``url``; a URL it cannot use is a :class:`SourceError` naming it masked."""
     import sqlalchemy as sa
 
     try:
@@ -140,7 +141,8 @@ def _engine(url: str) -> sa.Engine:
         ) from None
 
 
-def _window_params(source: SqlSource, request: ScanRequest, url: str) -> dict[str, Any]:
+def window_params(source: SqlSource, request: ScanRequest, url: str) -> dict[str, Any]:
+    """The values of the query's ``:start``/``:end`` for ``request.window`` (none when it uses neither)."""
     if ":start" not in source.query and ":end" not in source.query:
         return {}
     window = request.window
