@@ -196,19 +196,26 @@ class HealthRepository(StoreBase):
         )
         columns = (Metric.model, Metric.check, Metric.metric, Metric.subject, Metric.value, Metric.threshold)
         on = and_(Metric.model == ModelHealth.model, Metric.window_start == start, Metric.window_end == end)
+        if performance:
+            on = and_(on, Metric.check == "performance", Metric.subject == "")
         order = (Metric.model, Metric.check, Metric.metric, Metric.subject)
 
         def work(session: Session) -> list[SummaryResult]:
-            stmt = select(*columns, Metric.status, _picked(session, keys)).join(ModelHealth, on).order_by(*order)
-            if performance:
-                stmt = stmt.where(Metric.check == "performance", Metric.subject == "")
+            # An outer join keeps the summary the outer loop: with an inner join SQLite may drive from
+            # ``metrics`` through another index and walk every row of each model (its whole history).
+            stmt = (
+                select(*columns, Metric.status, _picked(session, keys))
+                .select_from(ModelHealth)
+                .outerjoin(Metric, on)
+                .order_by(*order)
+            )
             if len(models) <= _IN_LIMIT:
                 stmt = stmt.where(ModelHealth.model.in_(sorted(models)))
             n_keys = len(keys)
             return [
                 SummaryResult(m, c, n, s or "", v, t, str(status), tuple(json.loads(p)[:n_keys]) if n_keys else ())
                 for m, c, n, s, v, t, status, p in session.execute(stmt)
-                if m in models
+                if m is not None and m in models
             ]
 
         return self._transact("read the results of the summarized windows", work, write=False)

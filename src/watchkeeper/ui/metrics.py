@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 
 from watchkeeper.alerting.notice import BASELINE_KEYS
 from watchkeeper.store.health_repo import HealthRow, SummaryResult
@@ -45,6 +46,7 @@ FINDINGS = ("warning", "critical", "error")
 PICKED = (*BASELINE_KEYS, "critical")
 
 
+@lru_cache(maxsize=8192)  # checks, metrics, features and models repeat across thousands of samples
 def _label_value(text: object) -> str:
     return str(text).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
@@ -176,8 +178,10 @@ def _results(out: Exposition, model: str, monitor: list[SummaryResult], performa
     rows = [r for r in monitor if r.check != "performance" and _exported(r)] + performance
     for (check, severity), count in sorted(findings.items()):
         out.add("watchkeeper_model_findings", labels(model=model, check=check, severity=severity), count)
+    of_model = f'model="{_label_value(model)}"'
     for row in rows:
-        text = labels(model=model, check=row.check, metric=row.metric, subject=row.subject)
+        check, metric, subject = _label_value(row.check), _label_value(row.metric), _label_value(row.subject)
+        text = f'{of_model},check="{check}",metric="{metric}",subject="{subject}"'
         out.add("watchkeeper_result_value", text, row.value)
         out.add("watchkeeper_result_threshold", text, _threshold(row))
         out.add("watchkeeper_result_baseline", text, _baseline(row.picked))
