@@ -149,12 +149,26 @@ def _history_section(store: MetricStore, model: str) -> Safe:
             ),
             badge(r.status),
             r.n_rows,
-            r.run_id,
+            _run_link(model, r.run_id) if r.source == "airflow" else r.run_id,
             r.source,
         ]
         for r in runs
     ]
     return section("Recent windows", table(["window", "status", "rows", "run", "source"], rows), anchor="history")
+
+
+def airflow_dag_path(model: str, kind: str = "monitor") -> str:
+    """Path of a model's DAG in Airflow's UI, relative to a model page (``/watchkeeper/models/<model>``):
+    the plugin is served by the same API server, so ``../../`` is Airflow's root under any base path."""
+    from watchkeeper.airflow.dag_common import monitor_dag_id, performance_dag_id
+
+    dag_id = monitor_dag_id(model) if kind == "monitor" else performance_dag_id(model)
+    return f"../../dags/{quote(dag_id)}"
+
+
+def _run_link(model: str, run_id: str) -> Safe:
+    """A monitor run's id, linked to that DAG run in Airflow's UI."""
+    return link(f"{airflow_dag_path(model)}/runs/{quote(run_id, safe='')}", run_id)
 
 
 def _alert_history(store: MetricStore, model: str) -> Safe:
@@ -278,6 +292,9 @@ def router(ctx: UIContext) -> APIRouter:
             meta.append(("description", config.model.description.strip().splitlines()[0]))
         links = [link(f"{quote(model)}/report", "run report of the latest window")]
         links.append(link(f"../api/models/{quote(model)}/windows/latest", "JSON"))
+        links.append(link(f"{airflow_dag_path(model)}/runs", "monitor DAG runs in Airflow"))
+        if config is not None and config.model.performance is not None:
+            links.append(link(f"{airflow_dag_path(model, 'performance')}/runs", "performance DAG runs in Airflow"))
         meta.append(("links", Safe(" · ".join(links))))
         head = section(
             "Summary",

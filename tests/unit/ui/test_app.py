@@ -186,3 +186,25 @@ def test_model_page_draws_distributions_from_the_stored_profile(tiny, seeded: Se
     assert "<svg" in figure
     assert "current distribution not available" not in figure
     assert ": current " in figure  # the window's bars, drawn from the stored counts
+
+
+def test_model_page_links_back_to_its_airflow_dag_runs(seeded: Seeded) -> None:
+    """The model page links each Airflow-run window to its DAG run, and the model's DAGs' run lists; the
+    links are relative, so they land on Airflow's own pages of the API server that serves the plugin."""
+    from urllib.parse import urljoin
+
+    from fastapi import FastAPI
+
+    outer = FastAPI()
+    outer.mount("/watchkeeper", create_app(store=seeded.store, config_dir=seeded.config_dir))
+    page = "http://airflow.example/watchkeeper/models/fraud"
+    html = TestClient(outer).get("/watchkeeper/models/fraud").text
+    hrefs = {urljoin(page, h.replace("&amp;", "&")) for h in re.findall(r'href="([^"]+)"', html)}
+    assert "http://airflow.example/dags/monitor__fraud/runs" in hrefs
+    assert not any("performance__fraud" in h for h in hrefs)  # its config has no performance section
+    run = seeded.store.runs("fraud", limit=1)[0]
+    assert run.source == "airflow"
+    assert f"http://airflow.example/dags/monitor__fraud/runs/{run.run_id}" in hrefs
+    # a window checked from the CLI has no DAG run to link to
+    legacy = TestClient(outer).get("/watchkeeper/models/legacy").text
+    assert "/runs/cli" not in legacy
