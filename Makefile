@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
+# pytest-xdist workers for the main suite (each test file runs whole on one worker)
+TEST_WORKERS ?= 2
 PY := $(VENV)/bin/python
 export WATCHKEEPER_HOME ?= $(CURDIR)/.watchkeeper
 export UV_NATIVE_TLS ?= 1
@@ -38,7 +40,7 @@ browser: ## Debian's Chromium for the end-to-end UI test (Playwright drives it; 
 test: install browser ## lint, types, then every test: unit, store (SQLite + PostgreSQL), real Airflow, browser, Celery deployment
 	$(VENV)/bin/ruff check src tests dags benchmarks deploy
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -q --ignore=tests/integration/test_celery_deployment.py
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --ignore=tests/integration/test_celery_deployment.py
 	$(MAKE) --no-print-directory test-deploy
 
 test-deploy: install ## the distributed deployment under failure: Celery workers killed, scheduler/broker restarts, store outage

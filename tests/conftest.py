@@ -11,8 +11,12 @@ from pathlib import Path
 
 import pytest
 
-# Airflow reads its configuration at first import: give the test session its own home and SQLite DB.
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="wk-airflow-home-"))
+# Airflow reads its configuration at first import: give the test session its own home and SQLite DB
+# (each pytest-xdist worker its own: workers inherit the controller's environment).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix=f"wk-airflow-home-{os.environ['PYTEST_XDIST_WORKER']}-")
+else:
+    os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="wk-airflow-home-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 

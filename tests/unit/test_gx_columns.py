@@ -134,7 +134,7 @@ def _same(a: CheckResult, b: CheckResult) -> None:
         assert b.details.get(key) == a.details.get(key), (a.metric, a.subject, key)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_whole_column_expectations_in_chunks_equal_one_validation(tiny: TinyModel, seed: int) -> None:
     """Many small chunks and tiny in-memory buffers (hashes and values spill to disk) give GX's results."""
     df = _window(1500, seed)
