@@ -4,20 +4,25 @@ Every model has its own tiny Parquet prediction log with rows in exactly one win
 schedule (``0 0 1 1 *``, starting on 1 January of last year, ``catchup: true``): once unpaused, each
 model's monitor DAG has exactly one run to do. Its p95 latency sits between the warning and the critical
 level, so every window has warning findings and exactly one alert message, and nothing is critical (every
-run, including its final ``health`` task, succeeds).
+run, including its final ``health`` task, succeeds). A model's monitor DAG has the ``families`` task layout
+(8 task instances per run) when its number is a multiple of ``families_every``, else the ``compact`` one (2).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import yaml
 
+ROOT = Path(__file__).resolve().parents[2]
 CHANNEL = "#ml-alerts"
 SCHEDULE = "0 0 1 1 *"
 REFERENCE_ROWS = 400
@@ -83,10 +88,11 @@ class Fleet:
         return self.config_dir / f"{name}.yaml"
 
 
-def model_config(name: str, data: Path, reference: Path, start: datetime) -> dict[str, object]:
+def model_config(name: str, data: Path, reference: Path, start: datetime, layout: str) -> dict[str, object]:
     return {
         "name": name,
         "owner": "fleet-team",
+        "layout": layout,
         "schedule": SCHEDULE,
         "start_date": start.date().isoformat(),
         "catchup": True,
@@ -106,9 +112,11 @@ def model_config(name: str, data: Path, reference: Path, start: datetime) -> dic
     }
 
 
-def generate(root: Path, count: int, *, prefix: str = "fleet", write_configs: bool = True) -> Fleet:
+def generate(
+    root: Path, count: int, *, prefix: str = "fleet", write_configs: bool = True, families_every: int = 1
+) -> Fleet:
     """``count`` models named ``<prefix>_000``... with their data under ``root/data`` and their configs in
-    ``root/dags/models``."""
+    ``root/dags/models``; every ``families_every``-th in the ``families`` layout (0: none), the others ``compact``."""
     start, end = window_bounds()
     data = root / "data"
     (root / "dags" / "models").mkdir(parents=True, exist_ok=True)
@@ -124,7 +132,8 @@ def generate(root: Path, count: int, *, prefix: str = "fleet", write_configs: bo
         folder.mkdir(parents=True, exist_ok=True)
         _rows(WINDOW_ROWS, start, end, seed=i, latency_ms=150).to_parquet(folder / "window.parquet")
         if write_configs:
-            config = model_config(name, data, reference, start)
+            layout = "families" if families_every and i % families_every == 0 else "compact"
+            config = model_config(name, data, reference, start, layout)
             (root / "dags" / "models" / f"{name}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return Fleet(root, names, start, end)
 
@@ -164,3 +173,15 @@ def mirror_dag_files(repo_dags: Path, dags_folder: Path) -> list[Path]:
         copied.append(target)
     assert copied, f"no Watchkeeper DAG file (one calling dag_builder.register) found under {repo_dags}"
     return copied
+
+
+def load_launcher() -> Any:
+    """``deploy/celery/launch.py`` (a script, not a package module), imported as ``wk_launch``."""
+    if "wk_launch" in sys.modules:
+        return sys.modules["wk_launch"]
+    spec = importlib.util.spec_from_file_location("wk_launch", ROOT / "deploy" / "celery" / "launch.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["wk_launch"] = module
+    spec.loader.exec_module(module)
+    return module

@@ -10,6 +10,9 @@ written to a project folder; one ``airflow dags test monitor__findings`` checks 
 
 The metric store (SQLite) must hold these statuses and counts, and Airflow's metadata DB must show every
 task successful except the final ``health`` task, failed once (the window is critical).
+
+The same model in the ``compact`` layout (``findings_compact``: one ``monitor`` task, then ``health``) runs
+on the same data in the same project: it must store exactly the same results and fail in ``health`` only.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +37,7 @@ from watchkeeper.store import MetricRow, MetricStore
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "findings"
+COMPACT = "findings_compact"
 DAY = Window(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC))
 ROWS, BROKEN_AMOUNTS = 1000, 250
 
@@ -110,6 +114,8 @@ def write_project(root: Path) -> None:
     (root / "expectations").mkdir()
     (root / "log").mkdir()
     (root / "dags" / "models" / f"{MODEL}.yaml").write_text(yaml.safe_dump(CONFIG))
+    compact = {**CONFIG, "name": COMPACT, "layout": "compact"}
+    (root / "dags" / "models" / f"{COMPACT}.yaml").write_text(yaml.safe_dump(compact))
     (root / "dags" / "watchkeeper_dags.py").write_text(DAG_FILE)
     (root / "expectations" / f"{MODEL}.json").write_text(json.dumps(SUITE))
     reference = make_rows(4000, "2026-09-01", seed=1, hours=24 * 4)
@@ -122,8 +128,12 @@ def write_project(root: Path) -> None:
     window.to_parquet(root / "log" / "day.parquet")
 
 
+Run = Callable[[str], Outcome]
+
+
 @pytest.fixture(scope="module")
-def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
+def run_model(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """``airflow dags test`` of one model's monitor DAG for :data:`DAY`, in the module's project."""
     tmp = tmp_path_factory.mktemp("findings")
     project, home, wk = tmp / "project", tmp / "airflow", tmp / "wk"
     write_project(project)
@@ -152,20 +162,38 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
     for step in (("db", "migrate"), ("dags", "reserialize")):
         done = run(*step)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    # Airflow 3 runs a DAG after its interval: the run at 10-02T00:00 checks [10-01, 10-02)
-    done = run("dags", "test", f"monitor__{MODEL}", DAY.end.isoformat())
-    with sqlite3.connect(home / "airflow.db") as conn:
-        states = {
-            (task, index): (state, tries)
-            for task, index, state, tries in conn.execute(
-                "SELECT task_id, map_index, state, try_number FROM task_instance WHERE dag_id = ?",
-                (f"monitor__{MODEL}",),
-            )
-        }
-        notes = conn.execute("SELECT content FROM dag_run_note").fetchall()
-    store = MetricStore(f"sqlite:///{wk / 'watchkeeper.db'}")
-    rows = store.metrics(MODEL, window=DAY)
-    yield Outcome(done.returncode, done.stdout + done.stderr, states, rows, str(notes[0][0]) if notes else "")
+
+    def run_model(model: str) -> Outcome:
+        # Airflow 3 runs a DAG after its interval: the run at 10-02T00:00 checks [10-01, 10-02)
+        done = run("dags", "test", f"monitor__{model}", DAY.end.isoformat())
+        with sqlite3.connect(home / "airflow.db") as conn:
+            states = {
+                (task, index): (state, tries)
+                for task, index, state, tries in conn.execute(
+                    "SELECT task_id, map_index, state, try_number FROM task_instance WHERE dag_id = ?",
+                    (f"monitor__{model}",),
+                )
+            }
+            notes = conn.execute(
+                "SELECT n.content FROM dag_run_note n JOIN dag_run r ON r.id = n.dag_run_id WHERE r.dag_id = ?",
+                (f"monitor__{model}",),
+            ).fetchall()
+        store = MetricStore(f"sqlite:///{wk / 'watchkeeper.db'}")
+        rows = store.metrics(model, window=DAY)
+        store.close()
+        return Outcome(done.returncode, done.stdout + done.stderr, states, rows, str(notes[0][0]) if notes else "")
+
+    return run_model
+
+
+@pytest.fixture(scope="module")
+def outcome(run_model: Run) -> Outcome:
+    return run_model(MODEL)
+
+
+@pytest.fixture(scope="module")
+def compact(run_model: Run) -> Outcome:
+    return run_model(COMPACT)
 
 
 def test_the_run_fails_in_its_health_task_only(outcome: Outcome) -> None:
@@ -200,3 +228,20 @@ def test_half_the_ids_duplicated_is_a_quality_finding(outcome: Outcome) -> None:
     assert duplicates.value == pytest.approx(0.5)
     assert duplicates.details["duplicates"] == ROWS // 2 and duplicates.details["ids"] == ROWS
     assert duplicates.message.startswith("500 of 1000 rows repeat a prediction id already seen in the window")
+
+
+def _comparable(rows: list[MetricRow]) -> list[tuple[object, ...]]:
+    return sorted(
+        (r.check, r.metric, r.subject or "", str(r.status), r.value, r.threshold, r.message, json.dumps(r.details))
+        for r in rows
+    )
+
+
+def test_the_compact_layout_stores_the_same_results_in_two_tasks(outcome: Outcome, compact: Outcome) -> None:
+    assert compact.rows, compact.log[-5000:]
+    assert compact.code != 0
+    assert compact.states == {("monitor", -1): ("success", 1), ("health", -1): ("failed", 1)}, compact.log[-5000:]
+    assert f"model {COMPACT}: the window is CRITICAL" in compact.log
+    assert compact.note.startswith(f"**Watchkeeper** monitor `{COMPACT}` 2026-10-01T00:00 → 2026-10-02T00:00 UTC")
+    assert len(compact.rows) == len(outcome.rows) > 20
+    assert _comparable(compact.rows) == _comparable(outcome.rows)

@@ -39,16 +39,16 @@ def _store() -> Any:
     return store
 
 
-def prepare_baseline(config_path: str) -> dict[str, Any]:
+def prepare_baseline(config_path: str, store: Any = None) -> dict[str, Any]:
     """Make sure the model's baseline exists and matches the reference data; return its hash."""
     from watchkeeper.baseline import ensure_baseline
 
     config = load_config(Path(config_path))
-    content_hash, payload = ensure_baseline(config, _store())
+    content_hash, payload = ensure_baseline(config, store or _store())
     return {"hash": content_hash, "reference_rows": payload.get("n_rows")}
 
 
-def build_window_profile(config_path: str, baseline: dict[str, Any], context: Any) -> dict[str, Any]:
+def build_window_profile(config_path: str, baseline: dict[str, Any], context: Any, store: Any = None) -> dict[str, Any]:
     """Read the run's window once, build its profile (and run the GX suite on the same batches), store it.
 
     ``baseline`` is the ``baseline`` task's output (its content hash): the reference is not hashed again.
@@ -59,7 +59,7 @@ def build_window_profile(config_path: str, baseline: dict[str, Any], context: An
 
     config = load_config(Path(config_path))
     window = window_from_context(context)
-    store = _store()
+    store = store or _store()
     content_hash = str(baseline["hash"])
     payload = store.baseline_by_hash(config.model.name, content_hash)
     if payload is None:
@@ -77,13 +77,13 @@ def build_window_profile(config_path: str, baseline: dict[str, Any], context: An
     }
 
 
-def run_check_family(config_path: str, family: str, context: Any) -> dict[str, Any]:
+def run_check_family(config_path: str, family: str, context: Any, store: Any = None) -> dict[str, Any]:
     """Run one check family on the run's stored window profile (the window is never re-read)."""
     from watchkeeper.checks import run_family, stored_context
 
     config = load_config(Path(config_path))
     window = window_from_context(context)
-    ctx = stored_context(config, window, _store())
+    ctx = stored_context(config, window, store or _store())
     results = run_family(family, ctx)
     for r in results:
         if r.status.is_finding:
@@ -97,3 +97,16 @@ def run_check_family(config_path: str, family: str, context: Any) -> dict[str, A
                 r.message,
             )
     return {"family": family, "n_rows": ctx.n_rows, "results": [r.as_dict() for r in results]}
+
+
+def run_all_families(config_path: str, families: tuple[str, ...], context: Any) -> list[dict[str, Any]]:
+    """The ``compact`` layout's one task up to the report: baseline, the window's profile (read once, stored),
+    then every family on the stored profile -- the same calls, in the same order, as the ``families``
+    layout's tasks, on one store connection. Returns the families' outputs for the report."""
+    store = _store()
+    try:
+        profile = build_window_profile(config_path, prepare_baseline(config_path, store), context, store)
+        log.info("window profile: %s", profile)
+        return [run_check_family(config_path, family, context, store) for family in families]
+    finally:
+        store.close()

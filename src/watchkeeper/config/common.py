@@ -63,6 +63,15 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class TaskLayout(StrEnum):
+    """How a model's monitor DAG splits its run into Airflow tasks."""
+
+    #: baseline, profile, one mapped ``check`` per family, report, health (8 task instances per run)
+    FAMILIES = "families"
+    #: one ``monitor`` task does baseline, profile, every family and the report; then health (2 per run)
+    COMPACT = "compact"
+
+
 class TaskType(StrEnum):
     """What the model predicts."""
 

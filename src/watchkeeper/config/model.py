@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from watchkeeper.catalogs.performance import direction_problems
 from watchkeeper.config.alerts import AlertSettings
 from watchkeeper.config.checks import DriftSettings, PredictionSettings, QualitySettings, ServiceSettings
-from watchkeeper.config.common import FeatureKind, TaskType, _check_zone, _Model
+from watchkeeper.config.common import FeatureKind, TaskLayout, TaskType, _check_zone, _Model
 from watchkeeper.config.names import RuleKey, check_rule_subject
 from watchkeeper.config.performance import PerformanceSettings, RetrainingSettings, Rule, check_performance
 from watchkeeper.config.schedule import check_schedule
@@ -135,6 +135,14 @@ class ModelConfig(_Model):
         description="Whether the model's DAGs start paused when Airflow first sees them. Default false: a new "
         "model runs on its schedule without a click (Airflow's own default would leave its runs queued). "
         "Only applies when the DAG is created; afterwards the pause toggle in Airflow decides.",
+    )
+    layout: TaskLayout = Field(
+        default=TaskLayout.FAMILIES,
+        description="Tasks of the monitor DAG. 'families' (default): baseline, profile, one mapped check per "
+        "family, report, health -- each family visible and retried on its own in Airflow's grid. 'compact': one "
+        "'monitor' task runs them all on the same stored profile, then 'health' -- the same results for a "
+        "quarter of the task instances; for fleets of hundreds of models with small windows, where Airflow's "
+        "per-task cost dominates.",
     )
     task: TaskType = Field(description="binary_classification, multiclass_classification or regression.")
     predictions: PredictionLog = Field(description="The prediction log.")
