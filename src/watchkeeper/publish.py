@@ -125,6 +125,7 @@ def publish_window(
     now: datetime | None = None,
     run_url: str | None = None,
     report_url: str | None = None,
+    sender: str | None = None,
 ) -> PublishOutcome:
     """Record, report and alert one window's results; never raises for the run's own failures.
 
@@ -162,7 +163,7 @@ def publish_window(
     if send_alerts:
         outcome.alerts = dispatch_alerts(
             config, window, results, store, run_id=run_id, dag_id=dag_id, now=now, run_url=run_url,
-            report_url=report_url,
+            report_url=report_url, sender=sender,
         )  # fmt: skip
         summary["alerts"] = outcome.alerts
     return outcome
@@ -179,8 +180,11 @@ def dispatch_alerts(
     now: datetime | None = None,
     run_url: str | None = None,
     report_url: str | None = None,
+    sender: str | None = None,
 ) -> dict[str, Any]:
-    """Send the window's alerts through the outbox (lifecycle, routing, sinks); delivery errors are returned."""
+    """Send the window's alerts through the outbox (lifecycle, routing, sinks); delivery errors are returned.
+
+    ``sender``: the Airflow task instance dispatching (see :func:`watchkeeper.alerting.outbox.deliver`)."""
     from watchkeeper.alerting import dispatch
 
     return dispatch(
@@ -194,6 +198,7 @@ def dispatch_alerts(
         run_url=run_url,
         report_url=report_url,
         raise_on_failure=False,
+        sender=sender,
     )
 
 

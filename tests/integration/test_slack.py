@@ -221,6 +221,36 @@ def test_a_failed_send_is_retried_by_the_task_retry(slack: SlackServer, store: M
     assert len(slack.messages) == 1
 
 
+def test_a_retry_of_the_task_that_died_holding_a_claim_sends_it_once(
+    slack: SlackServer, store: MetricStore, tmp_path: Path
+) -> None:
+    """A worker SIGKILLed between claiming a delivery and sending it leaves a 5-minute claim; the same task
+    instance's next try takes it over (anyone else still waits for the lease), and sends it exactly once."""
+    config = model_config(tmp_path)
+    task = "monitor__fraud/scheduled__0/report/-1"
+    slack.fail("server_error", "server_error", "server_error")  # try 1 queues the alert, cannot send it
+    with pytest.raises(AlertDeliveryError):
+        run(config, store, 0, [DRIFT], sender=task)
+    ((_, delivery),) = store.deliveries("fraud", status="pending")
+    assert delivery.claimed_by is None  # a failed send releases the claim: its backoff holds for everyone
+    # try 2 claims it after the backoff ... and its worker dies before sending (nothing reaches Slack)
+    claimed_at = at(0) + timedelta(minutes=1)
+    assert store.claim_delivery(delivery.id, now=claimed_at, until=claimed_at + timedelta(minutes=5), sender=task)
+    requests = len(slack.requests)
+    later = claimed_at + timedelta(minutes=1)
+    for other in (None, "monitor__fraud/scheduled__1/report/-1"):  # the CLI, another run: the lease holds
+        summary = run(config, store, 0, [DRIFT], now=later, sender=other)
+        assert (summary["sent"], summary["pending"]) == (0, 1)
+    assert len(slack.requests) == requests and slack.messages == []
+    summary = run(config, store, 0, [DRIFT], now=later, sender=task)  # try 3 of the same task instance
+    assert (summary["sent"], summary["pending"]) == (1, 0)
+    assert len(slack.messages) == 1 and "fraud CRITICAL: drift[amount]" in slack.messages[0].text
+    assert run(config, store, 0, [DRIFT], now=later + timedelta(minutes=1), sender=task)["sent"] == 0
+    assert len(slack.messages) == 1
+    (row,) = store.notifications("fraud")
+    assert row.status == "sent"
+
+
 def test_backoff_spaces_attempts(slack: SlackServer, store: MetricStore, tmp_path: Path) -> None:
     config = model_config(tmp_path)
     slack.fail(*["server_error"] * 3)

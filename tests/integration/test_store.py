@@ -153,7 +153,7 @@ def test_migrate_creates_the_tables_on_an_empty_database(db_url: str) -> None:
         assert TABLES <= set(inspect(engine).get_table_names())
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-            assert context.get_current_heads() == ("0006",)
+            assert context.get_current_heads() == ("0007",)
     finally:
         engine.dispose()
         store.close()

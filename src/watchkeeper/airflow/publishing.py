@@ -30,6 +30,16 @@ def _from_dict(data: dict[str, Any]) -> CheckResult:
     )
 
 
+def sender_of(context: Any) -> str | None:
+    """The task instance a dispatch comes from, without its try number (``dag/run/task/map_index``): a
+    retry of the same task instance may take over the outbox claims its failed try held."""
+    ti = context.get("ti") or context.get("task_instance")
+    if ti is None:
+        return None
+    map_index = getattr(ti, "map_index", -1)
+    return f"{context_dag_id(context)}/{context['run_id']}/{getattr(ti, 'task_id', '?')}/{map_index}"
+
+
 def record_and_report(config_path: str, family_outputs: list[dict[str, Any]], context: Any) -> dict[str, Any]:
     """Publish the run's window through the core pipeline (:func:`watchkeeper.publish.publish_window`):
     record every result (replacing an earlier run of the window), log the findings, write the JSONL alert
@@ -64,6 +74,7 @@ def record_and_report(config_path: str, family_outputs: list[dict[str, Any]], co
         n_rows=n_rows,
         run_url=run_url(dag_id, run_id),
         report_url=report_url(config.model.name, window),
+        sender=sender_of(context),
     )
     if store_error is not None:
         raise store_error
@@ -91,6 +102,7 @@ def publish_window(
         dag_id=dag_id,
         run_url=run_url(dag_id, run_id),
         report_url=report_url(config.model.name, window),
+        sender=sender_of(context),
     )
     return path, alerts
 

@@ -43,6 +43,7 @@ def dispatch(
     run_url: str | None = None,
     report_url: str | None = None,
     raise_on_failure: bool = True,
+    sender: str | None = None,
 ) -> dict[str, Any]:
     """Alert on one window's results: flush older notifications, apply the lifecycle, deliver.
 
@@ -59,7 +60,7 @@ def dispatch(
     now = now or datetime.now(UTC)
     model = config.model
     sinks = SinkSet(model.alerts, model.name)
-    flushed = deliver(store, model.name, sinks, now=now)
+    flushed = deliver(store, model.name, sinks, now=now, sender=sender)
     info = RunInfo(model, window, run_id, dag_id, now, run_url, report_url)
     decided: list[Counts] = []
 
@@ -70,7 +71,7 @@ def dispatch(
 
     queued = store.apply_alerting(model.name, decide)
     counts = decided[-1]
-    report = flushed.merge(deliver(store, model.name, sinks, now=now, skip=flushed.stopped))
+    report = flushed.merge(deliver(store, model.name, sinks, now=now, skip=flushed.stopped, sender=sender))
     summary: dict[str, Any] = {
         "model": model.name,
         "window": window.as_dict(),

@@ -10,7 +10,10 @@ holds back another -- in creation order:
   dropped;
 * a delivery whose ``next_attempt_at`` is in the future waits (backoff: 30 s, 1 min, 2 min... capped at 1 h);
 * a delivery is claimed atomically before it is sent (a 5-minute lease), so concurrent dispatches of one
-  model never send it twice, and a sender that dies mid-send only delays it;
+  model never send it twice, and a sender that dies mid-send only delays it -- except for its own next
+  try: a dispatch from an Airflow task names itself (``sender``: dag/run/task/map index), and a later try
+  of the same task instance takes over the claim its predecessor died holding (Airflow starts that try
+  only once the previous one is failed), so a worker killed mid-send loses no alert for that run;
 * a reply whose parent is still pending for that sink waits for it, so threads keep their order; a reply
   whose parent expired there, or whose sink has no threads, is posted as a standalone message;
 * a failure raised by the sink increments ``attempts`` and sets the backoff; an outage, a rejected key or
@@ -120,10 +123,12 @@ def deliver(
     now: datetime,
     skip: set[str] | None = None,
     alert_file: Path | None = None,
+    sender: str | None = None,
 ) -> DeliveryReport:
     """Try every due pending delivery of ``model`` once, each sink on its own (see the module docstring).
 
-    ``skip``: sinks not to try (they stopped earlier in this dispatch).
+    ``skip``: sinks not to try (they stopped earlier in this dispatch). ``sender``: who claims the
+    deliveries (an Airflow task instance without its try number); it may retake its own claims.
     """
     report = DeliveryReport()
     by_sink: dict[str, list[tuple[NotificationRow, DeliveryRow]]] = {}
@@ -133,7 +138,7 @@ def deliver(
         if skip and key in skip:
             report.waiting += len(queue)
             continue
-        _SinkWalk(store, model, key, sinks, now=now, report=report, alert_file=alert_file).run(queue)
+        _SinkWalk(store, model, key, sinks, now=now, report=report, alert_file=alert_file, sender=sender).run(queue)
     return report
 
 
@@ -150,9 +155,10 @@ class _SinkWalk:
         now: datetime,
         report: DeliveryReport,
         alert_file: Path | None,
+        sender: str | None = None,
     ) -> None:
         self.store, self.model, self.key, self.sinks, self.now = store, model, key, sinks, now
-        self.report, self.alert_file = report, alert_file
+        self.report, self.alert_file, self.sender = report, alert_file, sender
         self.sink: Sink | None = None
         self.error: str | None = None
         self.removed = False
@@ -176,7 +182,8 @@ class _SinkWalk:
                 self._expire(n, d)
                 open_keys.discard(n.idempotency_key)
                 continue
-            if self.key in self.report.stopped or d.next_attempt_at > self.now:
+            own_claim = self.sender is not None and d.claimed_by == self.sender
+            if self.key in self.report.stopped or (d.next_attempt_at > self.now and not own_claim):
                 self.report.waiting += 1
                 continue
             self._resolve()
@@ -193,7 +200,8 @@ class _SinkWalk:
             if ctx is None:
                 self.report.waiting += 1  # its thread does not exist yet
                 continue
-            if not self.store.claim_delivery(d.id, now=self.now, until=self.now + CLAIM_LEASE):
+            claimed = self.store.claim_delivery(d.id, now=self.now, until=self.now + CLAIM_LEASE, sender=self.sender)
+            if not claimed:
                 self.report.waiting += 1  # a concurrent dispatch of the same model is sending it
                 continue
             self._send(n, d, ctx, open_keys)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from watchkeeper.results import Window
@@ -155,6 +155,7 @@ class DeliveryRow:
     sent_at: datetime | None
     ts: str | None
     delivered_channel: str | None
+    claimed_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -443,18 +444,23 @@ class AlertingRepository(StoreBase):
 
         return self._transact("read a delivery", work, write=False)
 
-    def claim_delivery(self, delivery_id: int, *, now: datetime, until: datetime) -> bool:
+    def claim_delivery(self, delivery_id: int, *, now: datetime, until: datetime, sender: str | None = None) -> bool:
         """Take a due pending delivery for sending; False when another process has it or it is not due.
 
         Atomic: of concurrent dispatchers, exactly one gets True. A lease: the delivery is not due again
-        before ``until``, so a sender that dies mid-send delays it, never loses it.
+        before ``until``, so a sender that dies mid-send delays it, never loses it. ``sender`` names the
+        claimant (an Airflow task instance, without its try number): a later try of the same task instance
+        takes over the claim its dead predecessor held, instead of waiting for the lease to run out.
         """
+        due = Delivery.next_attempt_at <= now
+        if sender is not None:
+            due = or_(due, Delivery.claimed_by == sender)
 
         def work(session: Session) -> bool:
             claimed = session.execute(
                 update(Delivery)
-                .where(Delivery.id == delivery_id, Delivery.status == "pending", Delivery.next_attempt_at <= now)
-                .values(next_attempt_at=until),
+                .where(Delivery.id == delivery_id, Delivery.status == "pending", due)
+                .values(next_attempt_at=until, claimed_by=sender),
                 execution_options={"synchronize_session": False},
             )
             return bool(getattr(claimed, "rowcount", 0) == 1)
@@ -473,6 +479,7 @@ class AlertingRepository(StoreBase):
             delivery.status, delivery.sent_at, delivery.last_error = "sent", at, None
             delivery.attempts = (delivery.attempts or 0) + 1
             delivery.ts, delivery.delivered_channel = ts, delivered_channel
+            delivery.claimed_by = None
             _refresh_outbox(session, delivery.notification_id, attempted=True, error=None, sent=(sink_name, delivery))
 
         self._transact("mark a delivery sent", work)
@@ -486,6 +493,7 @@ class AlertingRepository(StoreBase):
                 return
             delivery.attempts = (delivery.attempts or 0) + 1
             delivery.last_error, delivery.next_attempt_at = error[:2000], next_attempt_at
+            delivery.claimed_by = None  # the backoff holds for every sender
             _refresh_outbox(session, delivery.notification_id, attempted=True, error=error[:2000], sent=None)
 
         self._transact("record a failed delivery", work)

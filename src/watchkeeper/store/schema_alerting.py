@@ -155,3 +155,6 @@ class Delivery(Base):
     #: What the sink answered that replies thread under (Slack ts, e-mail Message-ID, PagerDuty dedup key).
     ts: Mapped[str | None] = mapped_column(String(255))
     delivered_channel: Mapped[str | None] = mapped_column(String)
+    #: Who holds the claim on a pending delivery: an Airflow task instance (``dag/run/task/map_index``),
+    #: whose next try may take it over; None outside Airflow or when unclaimed.
+    claimed_by: Mapped[str | None] = mapped_column(String(500))
