@@ -65,7 +65,7 @@ class Settings:
     #: Start a private ``redis-server`` on this port (and use it) instead of ``redis_url``.
     redis_port: int | None = None
     workers: int = 2
-    concurrency: int = 4
+    concurrency: int = 8
     api_workers: int = 2
     #: Short heartbeat/queued timeouts and parse intervals, for tests and local clicking.
     fast: bool = True
@@ -665,7 +665,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7", help="broker (a dedicated Redis db)")
     parser.add_argument("--redis-port", type=int, help="start a private redis-server on this port instead")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--concurrency", type=int, default=4, help="task slots per worker")
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="task slots per worker (tasks mostly wait on the API and databases)"
+    )
     parser.add_argument("--reset", action="store_true", help="drop and recreate both databases first")
     args = parser.parse_args(argv)
     deployment = Deployment(_settings(args))
