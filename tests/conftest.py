@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+#: Fixtures shared across folders (``ref``/``baseline`` of the pushdown tests, SQLite and PostgreSQL).
+pytest_plugins = ["pushdown_support"]
+
 # Airflow reads its configuration at first import: give the test session its own home and SQLite DB
 # (each pytest-xdist worker its own: workers inherit the controller's environment).
 if os.environ.get("PYTEST_XDIST_WORKER"):

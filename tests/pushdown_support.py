@@ -195,3 +195,21 @@ def family_results(config: LoadedConfig, profile: WindowProfile, baseline: dict[
             value = None if r.value is None else float(f"{r.value:.9g}")
             out.append((r.check, r.metric, r.subject, value, r.status))
     return out
+
+
+# Fixtures shared by the SQLite and PostgreSQL pushdown tests (a plugin of tests/conftest.py).
+
+
+@pytest.fixture
+def ref(tmp_path: Path) -> pd.DataFrame:
+    """The reference rows, also written to ``tmp_path/reference.parquet``."""
+    df = reference()
+    df.to_parquet(tmp_path / "reference.parquet")
+    return df
+
+
+@pytest.fixture
+def baseline(tmp_path: Path, ref: pd.DataFrame) -> dict[str, Any]:
+    """The baseline of :func:`ref` (a Parquet-sourced config)."""
+    cfg = write_config(tmp_path, "ref", {"kind": "parquet", "path": str(tmp_path / "reference.parquet")})
+    return build_baseline(cfg, ref)

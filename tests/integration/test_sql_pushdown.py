@@ -24,12 +24,10 @@ from pushdown_support import (
     family_results,
     load_table,
     profiles,
-    reference,
     window_rows,
     write_config,
 )
 from support import SUITE
-from watchkeeper.baseline import build_baseline
 from watchkeeper.cli import main
 from watchkeeper.drift.counts import NumericalCounts
 from watchkeeper.exceptions import SourceError
@@ -45,19 +43,6 @@ SLOW = "WITH pause AS (SELECT pg_sleep(30)) SELECT wk_log.* FROM wk_log, pause W
 def database(pg_url: str) -> str:
     """The session's throw-away database (each test replaces the table ``wk_log``)."""
     return pg_url
-
-
-@pytest.fixture
-def ref(tmp_path: Path) -> pd.DataFrame:
-    df = reference()
-    df.to_parquet(tmp_path / "reference.parquet")
-    return df
-
-
-@pytest.fixture
-def baseline(tmp_path: Path, ref: pd.DataFrame) -> dict:
-    cfg = write_config(tmp_path, "ref", {"kind": "parquet", "path": str(tmp_path / "reference.parquet")})
-    return build_baseline(cfg, ref)
 
 
 def test_pushed_down_profile_equals_the_streamed_and_the_file_profile(

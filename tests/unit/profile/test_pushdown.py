@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 import sqlalchemy as sa
 
 from pushdown_support import (
@@ -17,27 +16,12 @@ from pushdown_support import (
     family_results,
     load_table,
     profiles,
-    reference,
     window_rows,
     write_config,
 )
-from watchkeeper.baseline import build_baseline
 from watchkeeper.drift.counts import NumericalCounts
 from watchkeeper.profile.scan import build_profile
 from watchkeeper.sources.sql_aggregate import AggregatePlan, build_statement, parameter_count
-
-
-@pytest.fixture
-def ref(tmp_path: Path) -> pd.DataFrame:
-    df = reference()
-    df.to_parquet(tmp_path / "reference.parquet")
-    return df
-
-
-@pytest.fixture
-def baseline(tmp_path: Path, ref: pd.DataFrame) -> dict:
-    cfg = write_config(tmp_path, "ref", {"kind": "parquet", "path": str(tmp_path / "reference.parquet")})
-    return build_baseline(cfg, ref)
 
 
 def sqlite(tmp_path: Path, df: pd.DataFrame) -> str:
