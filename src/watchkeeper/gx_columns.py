@@ -20,14 +20,13 @@ window of ``n`` distinct values miscounts with probability about ``n^2 / 2^65`` 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np  # noqa: TID253 -- task-side module, imported only by GxRunner while it runs
 import pandas as pd  # noqa: TID253
 from numpy.typing import NDArray  # noqa: TID253
+
+from watchkeeper.spill import SpillDir
 
 #: Values :class:`OrderStatistics` keeps in memory before spilling, and reads per block (8 MB).
 ORDER_BUFFER_VALUES = 1_000_000
@@ -135,7 +134,7 @@ class OrderStatistics:
         self.sample: pd.Series | None = None  # a couple of values of a non-numeric chunk (for GX's reason)
         self._buffer: list[NDArray[np.float64]] = []
         self._buffered = 0
-        self._dir: Path | None = None
+        self._dir = SpillDir("watchkeeper-order-")
 
     @property
     def n(self) -> int:
@@ -171,17 +170,15 @@ class OrderStatistics:
     def _spill(self) -> None:
         if not self._buffer:
             return
-        if self._dir is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="watchkeeper-order-"))
-        with open(self._dir / "values.f64", "ab") as handle:
+        with open(self._dir.file("values.f64"), "ab") as handle:
             for part in self._buffer:
                 handle.write(part.tobytes())
         self._buffer, self._buffered = [], 0
 
     def _blocks(self) -> Any:
         yield from self._buffer
-        if self._dir is not None:
-            with open(self._dir / "values.f64", "rb") as handle:
+        if self._dir.used:
+            with open(self._dir.file("values.f64"), "rb") as handle:
                 while True:
                     data = np.fromfile(handle, dtype=np.float64, count=self.buffer_values)
                     if data.size == 0:
@@ -206,7 +203,7 @@ class OrderStatistics:
     def _select(self, ranks: list[int]) -> dict[int, float]:
         if not ranks:
             return {}
-        if self._dir is None:  # everything fits in the buffer
+        if not self._dir.used:  # everything fits in the buffer
             data = np.concatenate(self._buffer)
             data.partition(ranks)
             return {k: float(data[k]) for k in ranks}
@@ -255,19 +252,9 @@ class OrderStatistics:
                 state[4] = int(hist[k][j])
 
     def close(self) -> None:
-        """Delete the spill file."""
-        if self._dir is not None:
-            for path in self._dir.glob("*.f64"):
-                path.unlink()
-            os.rmdir(self._dir)
-            self._dir = None
+        """Delete the spill file (it is deleted anyway once this object is garbage collected)."""
+        self._dir.close()
         self._buffer, self._buffered = [], 0
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: best effort
-            pass
 
     # ------------------------------------------------------------------ pandas' answers
 

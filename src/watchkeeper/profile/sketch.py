@@ -20,16 +20,15 @@ memory up to :data:`ID_BUFFER_HASHES` and then spilled to 16 temporary files par
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+
+from watchkeeper.spill import SpillDir
 
 #: Relative accuracy of :class:`QuantileSketch` quantiles.
 RELATIVE_ACCURACY = 0.001
@@ -159,7 +158,7 @@ class DuplicateCounter:
         self.ids = 0
         self._buffer: list[NDArray[np.uint64]] = []
         self._buffered = 0
-        self._spill: Path | None = None
+        self._spill = SpillDir("watchkeeper-ids-")
 
     def add(self, values: pd.Series) -> None:
         """Fold a batch of ids into the counter."""
@@ -179,8 +178,6 @@ class DuplicateCounter:
     def _flush(self) -> None:
         if not self._buffer:
             return
-        if self._spill is None:
-            self._spill = Path(tempfile.mkdtemp(prefix="watchkeeper-ids-"))
         data = np.concatenate(self._buffer)
         part = (data >> np.uint64(60)).astype(np.int64)
         order = np.argsort(part, kind="stable")
@@ -189,7 +186,7 @@ class DuplicateCounter:
         for p in range(_PARTITIONS):
             chunk = data[bounds[p] : bounds[p + 1]]
             if chunk.size:
-                with open(self._spill / f"{p:02d}.u64", "ab") as handle:
+                with open(self._spill.file(f"{p:02d}.u64"), "ab") as handle:
                     handle.write(chunk.tobytes())
         self._buffer, self._buffered = [], 0
 
@@ -205,21 +202,21 @@ class DuplicateCounter:
 
     def _iter_chunks(self) -> Any:
         yield from self._buffer
-        if self._spill is not None:
+        if self._spill.used:
             for p in range(_PARTITIONS):
-                path = self._spill / f"{p:02d}.u64"
+                path = self._spill.file(f"{p:02d}.u64")
                 if path.exists():
                     yield np.fromfile(path, dtype=np.uint64)
 
     def duplicates(self) -> int:
         """Rows whose id appeared earlier in the window (non-null ids only)."""
-        if self._spill is None:
+        if not self._spill.used:
             data = np.concatenate(self._buffer) if self._buffer else np.zeros(0, dtype=np.uint64)
             return _repeats(data)
         self._flush()
         total = 0
         for p in range(_PARTITIONS):
-            path = self._spill / f"{p:02d}.u64"
+            path = self._spill.file(f"{p:02d}.u64")
             if path.exists():
                 total += _repeats(np.fromfile(path, dtype=np.uint64))
         return total
@@ -229,7 +226,7 @@ class DuplicateCounter:
 
         Reads one partition at a time (all the buffered ids when nothing was spilled).
         """
-        if self._spill is None:
+        if not self._spill.used:
             parts: list[NDArray[np.uint64]] = [np.concatenate(self._buffer)] if self._buffer else []
         else:
             self._flush()
@@ -242,16 +239,6 @@ class DuplicateCounter:
         return distinct, repeated
 
     def close(self) -> None:
-        """Delete the spill files."""
-        if self._spill is not None:
-            for path in self._spill.glob("*.u64"):
-                path.unlink()
-            os.rmdir(self._spill)
-            self._spill = None
+        """Delete the spill files (they are deleted anyway once this object is garbage collected)."""
+        self._spill.close()
         self._buffer, self._buffered = [], 0
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: best effort
-            pass
