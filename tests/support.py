@@ -5,12 +5,56 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import yaml
 
 from watchkeeper.config import LoadedConfig, load_config
+
+
+def minimal_config(**extra: Any) -> dict[str, Any]:
+    """The smallest valid config (regression model ``fraud``; its CSV sources need not exist) as a mapping;
+    ``extra`` adds or replaces top-level keys (``alerts=...``)."""
+    return {
+        "name": "fraud",
+        "owner": "risk",
+        "task": "regression",
+        "predictions": {
+            "source": {"kind": "csv", "path": "log.csv"},
+            "timestamp": "ts",
+            "id": "id",
+            "features": {"amount": "numerical"},
+            "prediction": "pred",
+        },
+        "reference": {"source": {"kind": "csv", "path": "r.csv"}},
+        **extra,
+    }
+
+
+def project_config(name: str, **extra: Any) -> dict[str, Any]:
+    """The config of a binary model over :func:`make_rows` columns, laid out as a project: the YAML in
+    ``dags/models/``, its log in ``log/*.parquet`` and its reference in ``reference.parquet`` at the root;
+    its GX suite is ``expectations/<name>.json``. ``extra`` adds or replaces top-level keys."""
+    return {
+        "name": name,
+        "owner": "team",
+        "task": "binary_classification",
+        "predictions": {
+            "source": {"kind": "parquet", "path": "../../log/*.parquet"},
+            "timestamp": "ts",
+            "id": "pid",
+            "features": {"amount": "numerical", "age": "numerical", "country": "categorical"},
+            "prediction": "pred",
+            "score": "score",
+            "latency": "latency",
+            "status": "status",
+        },
+        "reference": {"source": {"kind": "parquet", "path": "../../reference.parquet"}},
+        "quality": {"suite": name, "freshness_max_lag": "2h"},
+        **extra,
+    }
 
 
 def make_rows(n: int, start: str, *, seed: int = 0, hours: float = 24.0) -> pd.DataFrame:

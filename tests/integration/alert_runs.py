@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from support import minimal_config
 from watchkeeper.alerting import dispatch
 from watchkeeper.config import LoadedConfig, parse_config
 from watchkeeper.results import CheckResult, Window
@@ -29,20 +30,8 @@ def at(day: int) -> datetime:
 
 def fraud_config(tmp: Path, alerts: dict[str, Any]) -> LoadedConfig:
     """The regression model ``fraud`` with this ``alerts`` section, written to ``tmp/fraud.yaml`` and parsed."""
-    data = {
-        "name": "fraud",
-        "owner": "risk-team",
-        "task": "regression",
-        "predictions": {
-            "source": {"kind": "csv", "path": "log.csv"},
-            "timestamp": "ts",
-            "id": "id",
-            "features": {"amount": "numerical"},
-            "prediction": "pred",
-        },
-        "reference": {"source": {"kind": "csv", "path": "reference.csv"}},
-        "alerts": alerts,
-    }
+    reference = {"source": {"kind": "csv", "path": "reference.csv"}}
+    data = minimal_config(owner="risk-team", reference=reference, alerts=alerts)
     text = yaml.safe_dump(data)
     (tmp / "fraud.yaml").write_text(text)
     return parse_config(tmp / "fraud.yaml", text)

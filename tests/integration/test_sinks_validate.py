@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from support import minimal_config
+
 CODE = """
 import json, sys
 from pathlib import Path
@@ -23,19 +25,8 @@ print(json.dumps(sink_problems(load_config(Path(sys.argv[1])))))
 
 
 def config_file(folder: Path) -> Path:
-    data = {
-        "name": "fraud",
-        "owner": "risk",
-        "task": "regression",
-        "predictions": {
-            "source": {"kind": "csv", "path": "log.csv"},
-            "timestamp": "ts",
-            "id": "id",
-            "features": {"amount": "numerical"},
-            "prediction": "pred",
-        },
-        "reference": {"source": {"kind": "csv", "path": "r.csv"}},
-        "alerts": {
+    data = minimal_config(
+        alerts={
             "sinks": [
                 {"kind": "pagerduty", "conn_id": "pd_fraud", "min_severity": "critical"},
                 {"kind": "email", "to": ["ml@example.com"], "conn_id": "smtp_fraud"},
@@ -43,7 +34,7 @@ def config_file(folder: Path) -> Path:
                 {"kind": "webhook", "url_env": "HOOK_URL", "secret_env": "HOOK_SECRET"},
             ]
         },
-    }
+    )
     path = folder / "fraud.yaml"
     path.write_text(yaml.safe_dump(data))
     return path

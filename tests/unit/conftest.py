@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from support import SUITE, TinyModel, make_rows
+from support import SUITE, TinyModel, make_rows, project_config
 
 
 @pytest.fixture
@@ -18,24 +18,7 @@ def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TinyModel:
     (root / "expectations").mkdir()
     (root / "expectations" / "tiny.json").write_text(json.dumps(SUITE))
     make_rows(4000, "2026-09-01", seed=1, hours=24 * 4).to_parquet(root / "reference.parquet")
-    config = {
-        "name": "tiny",
-        "owner": "team",
-        "task": "binary_classification",
-        "predictions": {
-            "source": {"kind": "parquet", "path": "../../log/*.parquet"},
-            "timestamp": "ts",
-            "id": "pid",
-            "features": {"amount": "numerical", "age": "numerical", "country": "categorical"},
-            "prediction": "pred",
-            "score": "score",
-            "latency": "latency",
-            "status": "status",
-        },
-        "reference": {"source": {"kind": "parquet", "path": "../../reference.parquet"}},
-        "quality": {"suite": "tiny", "freshness_max_lag": "2h"},
-        "service": {"latency_p95_ms": {"warning": 200, "critical": 500}},
-    }
+    config = project_config("tiny", service={"latency_p95_ms": {"warning": 200, "critical": 500}})
     path = root / "dags" / "models" / "tiny.yaml"
     path.write_text(yaml.safe_dump(config))
     model = TinyModel(root, path)

@@ -9,23 +9,12 @@ from typing import Any
 import pytest
 import yaml
 
+from support import minimal_config
 from watchkeeper.alerting.checks import sink_problems
 from watchkeeper.config import parse_config
 from watchkeeper.exceptions import ConfigError
 
-BASE: dict[str, Any] = {
-    "name": "fraud",
-    "owner": "risk",
-    "task": "regression",
-    "predictions": {
-        "source": {"kind": "csv", "path": "log.csv"},
-        "timestamp": "ts",
-        "id": "id",
-        "features": {"amount": "numerical"},
-        "prediction": "pred",
-    },
-    "reference": {"source": {"kind": "csv", "path": "r.csv"}},
-}
+BASE: dict[str, Any] = minimal_config()
 SLACK = "airflow.providers.slack.notifications.slack.SlackNotifier"
 
 

@@ -11,24 +11,13 @@ from typing import Any
 import pytest
 import yaml
 
+from support import minimal_config
 from watchkeeper.alerting import sinks
 from watchkeeper.config import parse_config
 from watchkeeper.config.alerts import AlertSettings
 from watchkeeper.exceptions import ConfigError
 
-BASE: dict[str, Any] = {
-    "name": "fraud",
-    "owner": "risk",
-    "task": "regression",
-    "predictions": {
-        "source": {"kind": "csv", "path": "log.csv"},
-        "timestamp": "ts",
-        "id": "id",
-        "features": {"amount": "numerical"},
-        "prediction": "pred",
-    },
-    "reference": {"source": {"kind": "csv", "path": "r.csv"}},
-}
+BASE: dict[str, Any] = minimal_config()
 
 
 def problems(tmp_path: Path, alerts: dict[str, Any]) -> list[str]:

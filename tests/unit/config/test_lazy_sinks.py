@@ -9,19 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-CONFIG = {
-    "name": "fraud",
-    "owner": "risk",
-    "task": "regression",
-    "predictions": {
-        "source": {"kind": "csv", "path": "log.csv"},
-        "timestamp": "ts",
-        "id": "id",
-        "features": {"amount": "numerical"},
-        "prediction": "pred",
-    },
-    "reference": {"source": {"kind": "csv", "path": "r.csv"}},
-}
+from support import minimal_config
+
+CONFIG = minimal_config()
 
 
 @pytest.mark.parametrize(
