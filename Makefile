@@ -70,6 +70,8 @@ bench: install
 	$(PY) benchmarks/bench_read.py --hourly --check
 	$(PY) benchmarks/bench_check.py --rows 1000000 5000000 20000000
 	$(PY) benchmarks/bench_dag_run.py
+	$(PY) benchmarks/bench_celery.py --models 60 --families-every 1
+	$(PY) benchmarks/bench_celery.py --models 60 --families-every 0
 
 bench-peers: install ## Watchkeeper beside NannyML and Evidently (each in its own virtualenv) on the same window
 	bash benchmarks/peers/build.sh

@@ -6,8 +6,9 @@ broker, API server, scheduler, DAG processor, triggerer, two Celery workers) on 
 ``tests/integration/celery_fleet.py`` (every model one due window), waits until every DAG is parsed,
 unpauses them and times until every run has finished. CPU per component is read from ``/proc`` (user +
 system of each live process of the component's tree plus what they reaped: the task processes a worker
-forked are counted in it). Bare reference, measured in the same run: the same windows through
-``watchkeeper check`` in one process (what the checks themselves cost without Airflow).
+forked are counted in it). Bare reference, measured in the same run: the same windows checked,
+recorded, reported and alerted (log sink) by Watchkeeper's core in one process, one after the other, on a
+SQLite store (what the checks themselves cost without Airflow).
 
     python benchmarks/bench_celery.py [--models 60] [--concurrency 4] [--keep]
 """
@@ -27,6 +28,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from benchkit import measure_ok  # noqa: E402
 from celery_fleet import generate, load_launcher, mirror_dag_files  # noqa: E402
 
 CLK = os.sysconf("SC_CLK_TCK")
@@ -46,6 +50,37 @@ def tree_cpu(launch: Any, pid: int | None) -> float:
     if not pid:
         return 0.0
     return sum(_cpu(p) for p in (pid, *launch._descendants(pid)))
+
+
+#: The bare reference: every model's window checked and recorded in one process (no Airflow).
+BARE = """
+import sys
+from pathlib import Path
+from watchkeeper.checks import run_checks
+from watchkeeper.config import load_config
+from watchkeeper.publish import publish_window
+from watchkeeper.results import Window
+from watchkeeper.store import MetricStore
+from celery_fleet import window_bounds
+store = MetricStore(sys.argv[2])
+store.migrate()
+window = Window(*window_bounds())
+for path in sorted(Path(sys.argv[1]).glob("*.yaml")):
+    config = load_config(path)
+    report = run_checks(config, window, store)
+    publish_window(config, window, report.results, store, run_id="bare", dag_id="bare", source="bench",
+                   n_rows=report.n_rows).raise_for_failure()
+"""
+
+
+def bare_reference(fleet: Any, work: Path) -> dict[str, Any]:
+    """CPU and wall of :data:`BARE` over the fleet's configs (results recorded, report written, alerts to the
+    log sink: what the monitor's tasks do for a window)."""
+    env = {**os.environ, "WATCHKEEPER_HOME": str(work / "bare"), "PYTHONPATH": str(ROOT / "tests" / "integration")}
+    env["WATCHKEEPER_ALERT_SINK"] = "log"
+    env.pop("WATCHKEEPER_DATABASE_URL", None)
+    url = f"sqlite:///{work / 'bare.db'}"
+    return measure_ok([sys.executable, "-c", BARE, str(fleet.config_dir), url], env)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             return list(conn.execute(sql).fetchall())
 
     n = len(fleet.names)
+    bare = bare_reference(fleet, work)
     try:
         deployment.start()
         t0 = time.monotonic()
@@ -131,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"deployment CPU during the runs: {total:.0f} s = {total / n:.2f} s per run, {total / tis:.2f} s per task")
     for name in sorted(spent, key=spent.get, reverse=True):  # type: ignore[arg-type]
         print(f"  {name:<14} {spent[name]:7.1f} s  {spent[name] / n:5.2f} s per run")
+    print(
+        f"bare reference, the same {n} windows checked, recorded and alerted in one process: "
+        f"{bare['wall']:.1f} s wall, {bare['cpu']:.1f} s CPU = {bare['cpu'] / n:.2f} s per window (imports included)"
+    )
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     else:
