@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -28,7 +30,7 @@ from watchkeeper import settings
 from watchkeeper.exceptions import StoreError
 from watchkeeper.results import CheckResult, Status, Window
 from watchkeeper.store import AlertingPlan, AlertStateRow, MetricStore, NotificationRow, to_jsonable
-from watchkeeper.store.schema import VERSION_TABLE, Base
+from watchkeeper.store.schema import HEAD_REVISION, VERSION_TABLE, Base
 
 PG_ADMIN_URL = os.environ.get("WATCHKEEPER_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TABLES = {
@@ -153,10 +155,29 @@ def test_migrate_creates_the_tables_on_an_empty_database(db_url: str) -> None:
         assert TABLES <= set(inspect(engine).get_table_names())
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-            assert context.get_current_heads() == ("0007",)
+            assert context.get_current_heads() == (HEAD_REVISION,)
     finally:
         engine.dispose()
         store.close()
+
+
+def test_head_revision_is_alembic_s_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(MetricStore("sqlite://").alembic_config())
+    assert script.get_heads() == [HEAD_REVISION], "bump store.schema.HEAD_REVISION with each new migration"
+
+
+def test_a_store_at_head_is_recognised_without_importing_alembic(store: MetricStore, db_url: str) -> None:
+    code = (
+        "import sys\n"
+        "from watchkeeper.store import MetricStore\n"
+        f"store = MetricStore({db_url!r})\n"
+        "store.migrate()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]", done.stderr[-2000:]
 
 
 def test_migrations_match_the_models(store: MetricStore, db_url: str) -> None:

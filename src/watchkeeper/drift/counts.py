@@ -100,6 +100,8 @@ class GridLocator:
         self.low = float(points[0]) if k else 0.0
         span = float(points[-1]) - self.low if k else 0.0
         self.scale = self.buckets / span if k > 1 and span > 0 and math.isfinite(span) else 0.0
+        if not math.isfinite(self.scale):  # a subnormal span (e.g. [0, 1e-308]): buckets would overflow
+            self.scale = 0.0
         starts = self.low + np.arange(self.buckets + 1) / self.scale if self.scale else np.zeros(1)
         if self.log:
             starts = np.exp(starts)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from scipy import stats as sps
+from scipy import special
 
 from watchkeeper.config.common import Threshold
 from watchkeeper.detection.bands import Band
@@ -397,7 +397,20 @@ def noise_level(n: int, rate: float) -> float:
         return 0.0
     if rate >= 1:
         return 1.0
-    return float(sps.binom.ppf(REFERENCE_QUANTILE, n, rate)) / n
+    return binom_quantile(REFERENCE_QUANTILE, n, rate) / n
+
+
+def binom_quantile(q: float, n: int, p: float) -> int:
+    """The smallest ``k`` with P(Binomial(n, p) <= k) >= q, for 0 < q < 1 -- ``scipy.stats.binom.ppf`` -- by
+    bisection on ``scipy.special.bdtr`` (about log2(n) evaluations; no ``scipy.stats`` import)."""
+    low, high = 0, n  # the answer lies in [low, high]: bdtr(n, n, p) = 1 >= q
+    while low < high:
+        mid = (low + high) // 2
+        if special.bdtr(mid, n, p) >= q:
+            high = mid
+        else:
+            low = mid + 1
+    return low
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,10 @@ Every function here is exact. Where scipy has the same statistic the result equa
 ``scipy.spatial.distance.jensenshannon``, ``scipy.stats.chisquare``); the unit tests check it.
 The ``*_sorted`` / ``ks_ecdf`` variants take already sorted samples so that the drift engine can
 sort each column once and derive every statistic from that one sorted array.
+
+Only ``scipy.special`` is imported here (a quarter of ``scipy.stats``' import time, paid by every check):
+chi-square p-values are ``chdtrc``, what ``scipy.stats.chi2.sf`` computes; the exact KS distribution
+(``scipy.stats.kstwo``) is imported when a KS p-value is first needed (windows under ``AUTO_SMALL_SAMPLE``).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import math
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats as sps
+from scipy import special
 
 from watchkeeper.exceptions import DataError
 
@@ -114,12 +118,20 @@ def two_sample_chi_square(ref_counts: ArrayLike, cur_counts: ArrayLike) -> tuple
     column = ref + cur
     exp_ref, exp_cur = column * n_ref / total, column * n_cur / total
     chi2 = float(np.sum((ref - exp_ref) ** 2 / exp_ref) + np.sum((cur - exp_cur) ** 2 / exp_cur))
-    return chi2, float(sps.chi2.sf(chi2, ref.size - 1))
+    return chi2, chi2_sf(chi2, ref.size - 1)
+
+
+def chi2_sf(statistic: float, df: int) -> float:
+    """The chi-square survival function (the p-value of ``statistic`` with ``df`` degrees of freedom), as
+    ``scipy.stats.chi2.sf``."""
+    return float(special.chdtrc(df, statistic))
 
 
 def _ks_asymptotic_pvalue(d: float, n1: int, n2: int) -> float:
+    from scipy import stats  # the exact KS distribution: only for small windows (see the module docstring)
+
     en = float(n1) * float(n2) / (float(n1) + float(n2))
-    return float(np.clip(sps.kstwo.sf(d, np.round(en)), 0.0, 1.0))
+    return float(np.clip(stats.kstwo.sf(d, np.round(en)), 0.0, 1.0))
 
 
 def ks_statistic(ref: ArrayLike, cur: ArrayLike) -> tuple[float, float]:
@@ -270,6 +282,6 @@ def chi_square(ref_counts: ArrayLike, cur_counts: ArrayLike, eps: float = DEFAUL
     statistic = float(np.sum((cur - expected) ** 2 / expected))
     if k < 2:
         return statistic, 1.0, 0.0
-    p_value = float(sps.chi2.sf(statistic, k - 1))
+    p_value = chi2_sf(statistic, k - 1)
     cramers_v = min(1.0, math.sqrt(statistic / (n * (k - 1))))
     return statistic, p_value, cramers_v

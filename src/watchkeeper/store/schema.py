@@ -31,6 +31,9 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 #: Alembic version table of the store. Not the default ``alembic_version``, so the store may share a
 #: database with Airflow's metadata (which has its own ``alembic_version``) without clobbering it.
 VERSION_TABLE = "watchkeeper_alembic_version"
+#: The newest migration's revision (``migrations/versions/``); a unit test keeps it equal to Alembic's head.
+#: A store already there is recognised with one query, without importing Alembic.
+HEAD_REVISION = "0007"
 
 #: Constraint names are deterministic so later migrations can refer to them on every backend.
 NAMING_CONVENTION = {
@@ -231,6 +234,7 @@ class ModelHealth(Base):
 from watchkeeper.store.schema_alerting import Alert, AlertState, Notification  # noqa: E402
 
 __all__ = [
+    "HEAD_REVISION",
     "VERSION_TABLE",
     "Alert",
     "AlertState",

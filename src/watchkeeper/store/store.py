@@ -17,7 +17,20 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Engine, create_engine, delete, event, insert, or_, select, text, union, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    insert,
+    inspect,
+    or_,
+    select,
+    text,
+    union,
+    update,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -26,6 +39,7 @@ from watchkeeper import settings
 from watchkeeper.exceptions import StoreError
 from watchkeeper.results import CheckResult, Status, Window, worst
 from watchkeeper.store.schema import (
+    HEAD_REVISION,
     VERSION_TABLE,
     Baseline,
     Metric,
@@ -296,14 +310,26 @@ class MetricStore(AlertingRepository, RetrainRepository, HealthRepository):
         config.set_main_option("sqlalchemy.url", self._url.replace("%", "%%"))
         return config
 
+    def _at_head(self) -> bool:
+        """Whether the schema is at :data:`HEAD_REVISION` (read with SQLAlchemy alone)."""
+        with self._guard("migrate the schema"):
+            with self._engine().connect() as connection:
+                if not inspect(connection).has_table(VERSION_TABLE):
+                    return False
+                versions = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+        return set(versions) == {HEAD_REVISION}
+
     def migrate(self) -> None:
         """Bring the schema to the latest revision (Alembic ``upgrade head``).
 
-        Idempotent and cheap once at head (one query; nothing at all on a second call). Concurrent
-        callers are serialized (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL), and a
-        "table already exists" race is retried once.
+        Idempotent and cheap once at head (one query, and Alembic is not even imported; nothing at all on
+        a second call). Concurrent callers are serialized (BEGIN IMMEDIATE on SQLite, an advisory lock on
+        PostgreSQL), and a "table already exists" race is retried once.
         """
         if self._migrated:
+            return
+        if self._at_head():
+            self._migrated = True
             return
         from alembic import command
         from alembic.runtime.migration import MigrationContext

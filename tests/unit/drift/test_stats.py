@@ -212,3 +212,42 @@ def test_chi_square_unseen_category_is_smoothed_not_infinite():
 def test_chi_square_drops_categories_absent_on_both_sides_and_handles_one_category():
     assert chi_square([10, 0, 20], [5, 0, 10]) == pytest.approx(chi_square([10, 20], [5, 10]))
     assert chi_square([7], [3]) == (0.0, 1.0, 0.0)
+
+
+def test_binomial_quantile_and_chi2_p_values_equal_scipy_stats() -> None:
+    """The drift path avoids importing ``scipy.stats`` (its import is a quarter of a small check); the
+    replacements built on ``scipy.special`` give scipy.stats' answers."""
+    from watchkeeper.drift.engine import REFERENCE_QUANTILE, binom_quantile
+    from watchkeeper.drift.stats import chi2_sf
+
+    rng = np.random.default_rng(0)
+    rates = [1e-9, 1e-6, 1e-4, 0.001, 0.01, 0.05, 0.1, 0.3, 0.5, 0.9, 0.999999, *rng.random(10)]
+    for n in (1, 2, 3, 10, 999, 12_345, 10**6, 10**7):
+        for p in rates:
+            # the quantile the engine uses: equal everywhere; any quantile: equal up to float ties (one count)
+            assert binom_quantile(REFERENCE_QUANTILE, n, p) == sps.binom.ppf(REFERENCE_QUANTILE, n, p)
+            for q in (0.01, 0.5, 0.95):
+                assert abs(binom_quantile(q, n, p) - sps.binom.ppf(q, n, p)) <= 1
+    for statistic, df in zip(rng.random(100) * 80, rng.integers(1, 300, 100), strict=True):
+        assert chi2_sf(float(statistic), int(df)) == pytest.approx(sps.chi2.sf(statistic, df), rel=1e-12)
+
+
+def test_the_drift_path_does_not_import_scipy_stats_for_a_large_window() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import numpy as np, pandas as pd\n"
+        "from watchkeeper.drift.engine import analyze_features\n"
+        "from watchkeeper.drift.profile import profile_numerical, profile_categorical\n"
+        "rng = np.random.default_rng(1)\n"
+        "profiles = {'x': profile_numerical(rng.normal(size=5000)), 'c': profile_categorical(list('aab') * 900)}\n"
+        "df = pd.DataFrame({'x': rng.normal(size=6000), 'c': list('abb') * 2000})\n"
+        "results = analyze_features(df, {'x': 'numerical', 'c': 'categorical'}, profiles)\n"
+        "assert results\n"
+        "print('scipy.stats' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "False"

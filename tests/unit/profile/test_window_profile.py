@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
@@ -197,6 +197,7 @@ def test_duplicate_ids_are_exact_and_spill_to_disk_beyond_the_buffer():
     st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=50),
     st.lists(st.floats(-2e6, 2e6, allow_nan=False), max_size=200),
 )
+@example([0.0, 1.1125369292536007e-308], [0.0, 5e-309, 1.0])  # a subnormal span: the bucket table would overflow
 def test_grid_locator_equals_searchsorted(points, values):
     from watchkeeper.drift.counts import GridLocator
 
