@@ -129,10 +129,11 @@ def _file_tables(
     """One file's record batches meeting the pushdown filter; row groups that cannot meet it are never read.
 
     The row groups are chosen from the footer statistics, then read one batch at a time by the file reader
-    itself, on this thread: no pre-buffering and no background read-ahead, so memory follows the batch size
-    (and one row group's column chunks), never the file.
+    itself: no pre-buffering and no read-ahead across batches, so memory follows the batch size (and one
+    row group's column chunks), never the file; the columns of a batch are decoded in parallel.
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
@@ -151,13 +152,14 @@ def _file_tables(
     bounds = _bounds(dataset, request)
     reader = pq.ParquetFile(name, pre_buffer=False, buffer_size=_BUFFER_BYTES)
     try:
-        batches = reader.iter_batches(
-            batch_size=request.batch_rows, row_groups=kept, columns=present, use_threads=False
-        )
+        batches = reader.iter_batches(batch_size=request.batch_rows, row_groups=kept, columns=present, use_threads=True)
         for batch in batches:
             table = pa.Table.from_batches([batch])
             if bounds is not None:
-                table = table.filter(_inside(table[bounds[0]], bounds[1], bounds[2]))
+                inside = _inside(table[bounds[0]], bounds[1], bounds[2])
+                # a batch wholly inside the window (a daily file of a daily window) is not copied
+                if inside.null_count or pc.sum(inside).as_py() != table.num_rows:
+                    table = table.filter(inside)
             record.rows_scanned += table.num_rows
             if table.num_rows:
                 yield table

@@ -186,3 +186,25 @@ def test_naive_timestamps_on_a_dst_change_day(tmp_path: Path, zone: str, day: st
     expected = oracle([df], window, zone)
     pd.testing.assert_frame_equal(got, expected[got.columns.tolist()])
     assert scan.row_groups_read <= 24 + 3  # the UTC day plus at most the clock change and the slack
+
+
+def test_batches_wholly_inside_the_window_and_null_timestamps(tmp_path: Path) -> None:
+    """A daily file of a daily window is passed through unfiltered; a null timestamp in it is still dropped
+    (it belongs to no window), and rows at the window's end are still cut."""
+    df = rows(DAY.start.strftime("%Y-%m-%d"), 24, 2400)
+    df.to_parquet(tmp_path / "day.parquet", row_group_size=600)
+    cfg = config(tmp_path, {"kind": "parquet", "path": "day.parquet"})
+    got, scan, _ = scan_all(cfg, DAY, batch_rows=500)
+    assert scan.rows_scanned == 2400 == len(got)
+    pd.testing.assert_frame_equal(got, oracle([df], DAY)[got.columns.tolist()])
+    with_null = df.copy()
+    with_null.loc[[5, 1700], "ts"] = pd.NaT
+    with_null.to_parquet(tmp_path / "day.parquet", row_group_size=600)
+    got, scan, _ = scan_all(cfg, DAY, batch_rows=500)
+    assert len(got) == 2398 and got["ts"].notna().all()
+    pd.testing.assert_frame_equal(got, oracle([with_null], DAY)[got.columns.tolist()])
+    late = df.copy()
+    late.loc[2399, "ts"] = pd.Timestamp(DAY.end)  # the end is outside [start, end)
+    late.to_parquet(tmp_path / "day.parquet", row_group_size=600)
+    got, _, _ = scan_all(cfg, DAY, batch_rows=500)
+    assert len(got) == 2399 and (got["ts"] < pd.Timestamp(DAY.end)).all()
