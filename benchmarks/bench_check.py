@@ -3,7 +3,8 @@
 For each size (default 1M rows; e.g. ``--rows 1000000 5000000 20000000``) it writes a one-day Parquet
 window of ``rows`` x (50 numerical + 10 categorical features, plus id, timestamp, score, prediction,
 latency and status) and a 200k-row reference, builds the baseline once (not timed), then measures in
-subprocesses (peak RSS from ``wait4``, wall and CPU time):
+subprocesses (peak RSS from ``wait4``, wall and CPU time), each command ``--repeat`` times (default 3),
+alternating, and shows the median:
 
 - ``watchkeeper check MODEL --start D --end D+1 --dry-run`` (reading included, every family);
 - a bare pass that reads the same columns with pyarrow batch by batch (``ParquetFile(pre_buffer=False)
@@ -22,6 +23,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -96,6 +98,12 @@ def write_project(work: Path, args: argparse.Namespace) -> Path:
     return path
 
 
+def median(runs: list[dict[str, Any]]) -> dict[str, float]:
+    """The median of each figure over ``runs`` (alternating runs of the two commands: neither gets the
+    other's warm page cache or the first run's page faults alone)."""
+    return {key: statistics.median(r[key] for r in runs) for key in ("wall", "cpu", "rss_mb")}
+
+
 def bare_pass(path: str, grids: str) -> None:
     """The bare reference: pyarrow batches of the same columns, histograms and value counts."""
     import pyarrow.parquet as pq
@@ -145,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-rows", type=int, default=200_000)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the generated data")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of each command per size, alternating; the median is shown"
+    )
     parser.add_argument("--bare", nargs=2, metavar=("PARQUET", "GRIDS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare:
@@ -170,8 +181,10 @@ def main(argv: list[str] | None = None) -> int:
             write_parquet(path, rows, args, 1000 + rows, day=DAY)
             generated = time.perf_counter() - start
             size = path.stat().st_size / 1e6
-            check = measure_ok([*exe, "check", "bench", "--start", DAY, "--end", "2026-10-02", "--dry-run"], env, ok=OK)
-            bare = measure_ok([sys.executable, __file__, "--bare", str(path), str(work / "grids.npz")], env, ok=OK)
+            check_cmd = [*exe, "check", "bench", "--start", DAY, "--end", "2026-10-02", "--dry-run"]
+            bare_cmd = [sys.executable, __file__, "--bare", str(path), str(work / "grids.npz")]
+            runs = [(measure_ok(check_cmd, env, ok=OK), measure_ok(bare_cmd, env, ok=OK)) for _ in range(args.repeat)]
+            check, bare = median([c for c, _ in runs]), median([b for _, b in runs])
             rows_out.append((rows, size, generated, check, bare))
             print(
                 f"{rows:>11,} rows ({size:,.0f} MB parquet, generated in {generated:.0f} s): "
