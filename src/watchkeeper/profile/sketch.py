@@ -213,13 +213,8 @@ class DuplicateCounter:
         if not self._spill.used:
             data = np.concatenate(self._buffer) if self._buffer else np.zeros(0, dtype=np.uint64)
             return _repeats(data)
-        self._flush()
-        total = 0
-        for p in range(_PARTITIONS):
-            path = self._spill.file(f"{p:02d}.u64")
-            if path.exists():
-                total += _repeats(np.fromfile(path, dtype=np.uint64))
-        return total
+        self._flush()  # the buffer is empty now: the chunks are the spilled partitions, one at a time
+        return sum(_repeats(chunk) for chunk in self._iter_chunks())
 
     def group_counts(self) -> tuple[int, int]:
         """(distinct ids, ids whose value occurs more than once -- every occurrence counted), non-null ids only.

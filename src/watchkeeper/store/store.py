@@ -322,9 +322,9 @@ class MetricStore(AlertingRepository, RetrainRepository, HealthRepository):
     def migrate(self) -> None:
         """Bring the schema to the latest revision (Alembic ``upgrade head``).
 
-        Idempotent and cheap once at head (one query, and Alembic is not even imported; nothing at all on
-        a second call). Concurrent callers are serialized (BEGIN IMMEDIATE on SQLite, an advisory lock on
-        PostgreSQL), and a "table already exists" race is retried once.
+        Idempotent and cheap once at head (a table check and one query, and Alembic is not even imported;
+        nothing at all on a second call). Concurrent callers are serialized (BEGIN IMMEDIATE on SQLite, an
+        advisory lock on PostgreSQL), and a "table already exists" race is retried once.
         """
         if self._migrated:
             return
