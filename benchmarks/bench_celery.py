@@ -30,26 +30,14 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from benchkit import measure_ok  # noqa: E402
+from benchkit import measure_ok, process_cpu  # noqa: E402
 from celery_fleet import generate, load_launcher, mirror_dag_files  # noqa: E402
-
-CLK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu(pid: int) -> float:
-    """User + system seconds of ``pid`` and of the children it reaped (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    # after the command: state is fields[0]; utime, stime, cutime, cstime are stat fields 14-17
-    return sum(int(v) for v in fields[11:15]) / CLK
 
 
 def tree_cpu(launch: Any, pid: int | None) -> float:
     if not pid:
         return 0.0
-    return sum(_cpu(p) for p in (pid, *launch._descendants(pid)))
+    return sum(process_cpu(p) for p in (pid, *launch._descendants(pid)))
 
 
 #: The bare reference: every model's window checked and recorded in one process (no Airflow).

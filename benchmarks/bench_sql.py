@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from benchkit import feature_columns, measure_ok, model_config
+from benchkit import feature_columns, measure_ok, model_config, stat_cpu
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY, NEXT = "2026-10-01", "2026-10-02"
@@ -165,8 +165,7 @@ def write_project(work: Path, name: str, source: dict[str, Any], args: argparse.
 
 def postgres_cpu() -> float:
     """CPU seconds of every PostgreSQL server process so far (exited backends count in the postmaster's)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    total = 0.0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -176,9 +175,8 @@ def postgres_cpu() -> float:
             continue
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         if name.startswith("postgres") or name.startswith("postmaster"):
-            fields = stat[stat.rindex(")") + 2 :].split()
-            total += sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
-    return total / tick
+            total += stat_cpu(stat)
+    return total
 
 
 def measured(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -119,3 +120,18 @@ def measure_ok(cmd: list[str], env: dict[str, str] | None = None, ok: tuple[int,
     if result["rc"] not in ok:
         raise RuntimeError(f"{' '.join(cmd)} exited {result['rc']}:\n{result['out'][-2000:]}\n{result['err'][-3000:]}")
     return result
+
+
+def stat_cpu(stat: str) -> float:
+    """User + system seconds of a ``/proc/<pid>/stat`` text, with what the process reaped of its children
+    (utime, stime, cutime, cstime: fields 14-17, counted after the command name's closing parenthesis)."""
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """:func:`stat_cpu` of a live process (0 when it is gone)."""
+    try:
+        return stat_cpu(Path(f"/proc/{pid}/stat").read_text())
+    except OSError:
+        return 0.0
